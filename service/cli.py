@@ -1,0 +1,296 @@
+"""The ``visitflow`` command: one function per command, each help text ending with an example.
+
+Errors a user can cause print as one clear line per problem and exit non-zero; nothing here
+is imported by the rest of the package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from .config import Config, load_config
+from .errors import VisitflowError
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class _Cli(click.Group):
+    """Turns user errors into one line per problem and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except VisitflowError as exc:
+            for line in exc.lines():
+                click.echo(f"visitflow: {line.strip()}" if not line.startswith("  ") else line, err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Cli)
+@click.option("--config", "config_path", envvar="VISITFLOW_CONFIG", default=DEFAULT_CONFIG,
+              show_default=True, type=click.Path(dir_okay=False), help="Configuration file.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, verbose: bool) -> None:
+    """Run the customer-visit rules over email.
+
+    Example: visitflow --config config.yaml run
+    """
+    _setup_logging(verbose)
+    ctx.obj = {"config_path": config_path}
+
+
+def _config(ctx: click.Context) -> Config:
+    if "config" not in ctx.obj:
+        ctx.obj["config"] = load_config(ctx.obj["config_path"])
+    return ctx.obj["config"]
+
+
+def _context(ctx: click.Context):
+    from .context import Context
+
+    return Context.open(_config(ctx))
+
+
+@cli.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Validate the configuration file; one line per problem, non-zero exit if any.
+
+    Example: visitflow --config config.yaml check-config
+    """
+    cfg = _config(ctx)
+    org = cfg.organisation
+    click.echo(f"{cfg.path}: OK – {len(org.units)} unit(s), {len(org.regions)} region(s), "
+               f"{len(org.reps)} rep(s), {len(org.people())} people; service mailbox {cfg.service_address}")
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the daemon: IMAP IDLE intake, outbox sender and scheduler, until SIGTERM/SIGINT.
+
+    Example: visitflow run
+    """
+    from .daemon import Daemon
+
+    context = _context(ctx)
+    context.cfg.imap.secret()  # a missing secret is a config error, not a reconnect loop
+    try:
+        Daemon(context).run()
+    finally:
+        context.close()
+
+
+@cli.command()
+@click.option("--no-send", is_flag=True, help="Leave queued mail in the outbox.")
+@click.pass_context
+def poll(ctx: click.Context, no_send: bool) -> None:
+    """Process all mail waiting in the service mailbox once, send the outbox, then exit.
+
+    Example: visitflow poll
+    """
+    from .inbound.imap import Connection
+    from .inbound.intake import Intake
+    from .outbound import smtp
+
+    context = _context(ctx)
+    cfg = context.cfg
+    try:
+        conn = Connection(cfg.imap)
+        try:
+            conn.ensure_folders([cfg.imap.folders.processed, cfg.imap.folders.quarantine])
+            result = Intake(context).poll(conn)
+        finally:
+            conn.close()
+        click.echo(f"fetched {result.fetched}, settled {result.processed} {dict(result.settled)}, "
+                   f"failed {result.failed}, moved {result.moved}")
+        if not no_send:
+            sent = smtp.send_due(context.db, cfg.smtp, cfg.service_address)
+            click.echo(f"sent {sent} mail(s)")
+    finally:
+        context.close()
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (spec §6).")
+@click.pass_context
+def parse(ctx: click.Context, file: str, as_json: bool) -> None:
+    """Show how a message would be classified and read; changes nothing.
+
+    Example: visitflow parse tests/fixtures/mail/unrecognized.eml --json
+    """
+    from .inbound.reading import read_message
+
+    result = read_message(Path(file).read_bytes(), _config(ctx))
+    if as_json:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"kind: {result.kind}\nrule: {result.rule} ({result.reason})")
+    for problem in result.problems:
+        click.echo(f"problem: {problem}")
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Show messages per state, the quarantine, the outbox backlog and the last IMAP contact.
+
+    Example: visitflow status
+    """
+    from .store.status import gather
+
+    context = _context(ctx)
+    try:
+        report = gather(context.db)
+    finally:
+        context.close()
+    click.echo("messages: " + (", ".join(f"{state} {n}" for state, n in report["states"].items()) or "none"))
+    click.echo(f"outbox: {report['outbox_queued']} queued, {report['outbox_failed']} failed, "
+               f"{report['outbox_sent']} sent" + (f" (oldest queued {report['outbox_oldest']})"
+                                                  if report["outbox_oldest"] else ""))
+    click.echo(f"last IMAP contact: {report['last_imap_contact'] or 'never'}")
+    if report["quarantine"]:
+        click.echo("quarantine:")
+        for row in report["quarantine"]:
+            click.echo(f"  #{row['id']} {row['received_at'][:19]} {row['sender'] or '?'} "
+                       f"{row['subject']!r}: {row['reason']}")
+
+
+@cli.command()
+@click.argument("message_id", type=int)
+@click.pass_context
+def replay(ctx: click.Context, message_id: int) -> None:
+    """Process a quarantined or rejected message again (from its stored raw copy).
+
+    Example: visitflow replay 42
+    """
+    from .inbound.intake import PollResult, Intake
+    from .store.messages import reset_for_replay
+
+    context = _context(ctx)
+    try:
+        reset_for_replay(context.db, message_id)
+        result = PollResult()
+        Intake(context).process(message_id, result)
+        row = context.db.execute("SELECT state, reason FROM messages WHERE id = ?", [message_id]).fetchone()
+        click.echo(f"message #{message_id}: {row[0]} ({row[1]}); the next poll moves it to its folder")
+    finally:
+        context.close()
+
+
+@cli.group()
+def jobs() -> None:
+    """Run scheduled jobs by hand."""
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option("--at", "at", default=None, help="Run as of this local time, e.g. 2026-11-27T09:00.")
+@click.pass_context
+def jobs_run(ctx: click.Context, name: str, at: str | None) -> None:
+    """Run scheduled job NAME now, as of a given time (once per due time).
+
+    Example: visitflow jobs run gift_reminders --at 2026-11-27T09:00
+    """
+    from .scheduler import run_job
+
+    context = _context(ctx)
+    zone = context.cfg.policy.zone
+    try:
+        when = datetime.fromisoformat(at) if at else datetime.now(zone)
+    except ValueError:
+        raise VisitflowError(f"--at {at!r} is not a time such as 2026-11-27T09:00") from None
+    when = when if when.tzinfo else when.replace(tzinfo=zone)
+    try:
+        click.echo(run_job(context, name, when))
+    finally:
+        context.close()
+
+
+@cli.group()
+def sandbox() -> None:
+    """Run the local mail sandbox (Dovecot + Postfix on loopback) for the people in config."""
+
+
+def _sandbox(ctx: click.Context):
+    from .sandbox import Sandbox
+
+    cfg = _config(ctx)
+    root = cfg.path.parent / "var" / "sandbox"
+    root.mkdir(parents=True, exist_ok=True)
+    password = sandbox_password(root, cfg.imap.password_env)
+    users = [cfg.service_address, *cfg.organisation.people()]
+    return Sandbox(root, imap_port=cfg.imap.port, lmtp_port=cfg.imap.port + 1, smtp_port=cfg.smtp.port,
+                   users=users, password=password)
+
+
+def sandbox_password(root: Path, env_name: str | None) -> str:
+    """Return the sandbox password: the configured environment variable, else one kept in root."""
+    if env_name and os.environ.get(env_name):
+        return os.environ[env_name]
+    path = root / "password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(18))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@sandbox.command("start")
+@click.pass_context
+def sandbox_start(ctx: click.Context) -> None:
+    """Install (if needed) and start the sandbox; prints the password's file.
+
+    Example: visitflow sandbox start
+    """
+    from .sandbox import ensure_installed
+
+    ensure_installed()
+    box = _sandbox(ctx)
+    box.start()
+    click.echo(f"sandbox running in {box.root}: IMAP 127.0.0.1:{box.imap_port}, SMTP 127.0.0.1:{box.smtp_port}; "
+               f"password in {box.root / 'password'} (or ${_config(ctx).imap.password_env})")
+
+
+@sandbox.command("stop")
+@click.pass_context
+def sandbox_stop(ctx: click.Context) -> None:
+    """Stop the sandbox's Dovecot and Postfix (by PID).
+
+    Example: visitflow sandbox stop
+    """
+    _sandbox(ctx).stop()
+    click.echo("sandbox stopped")
+
+
+@sandbox.command("status")
+@click.pass_context
+def sandbox_status(ctx: click.Context) -> None:
+    """Show whether the sandbox's servers run.
+
+    Example: visitflow sandbox status
+    """
+    click.echo(json.dumps(_sandbox(ctx).is_running()))
+
+
+def main() -> None:
+    cli(prog_name="visitflow")
+
+
+if __name__ == "__main__":
+    main()

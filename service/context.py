@@ -1,0 +1,63 @@
+"""The context object passed to every component: config, database, renderer, signals.
+
+There is no global state: whatever a piece of code needs arrives through a Context. Each
+thread makes its own (`for_thread`), because a SQLite connection must not cross threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from .config import Config
+from .outbound import outbox
+from .outbound.outbox import FileAttachment
+from .outbound.render import Renderer
+from .store.db import open_db
+
+
+@dataclass
+class Context:
+    cfg: Config
+    db: Database
+    renderer: Renderer = field(default_factory=Renderer)
+    # Set after a commit that queued mail, so the sender thread sends at once.
+    outbox_ready: threading.Event = field(default_factory=threading.Event)
+    queued_since_commit: int = 0
+
+    @classmethod
+    def open(cls, cfg: Config, **kwargs) -> "Context":
+        """Open the configured database and return a context around it."""
+        return cls(cfg=cfg, db=open_db(cfg.storage.database), **kwargs)
+
+    def for_thread(self) -> "Context":
+        """Return a context for another thread: same config and signals, its own connection."""
+        return Context(cfg=self.cfg, db=open_db(self.cfg.storage.database), renderer=self.renderer,
+                       outbox_ready=self.outbox_ready)
+
+    def send(self, template: str, *, to: Sequence[str], cc: Sequence[str] = (), language: str | None = None,
+             in_reply_to: str | None = None, references: Sequence[str] = (), cause_message: int | None = None,
+             attachments: Sequence[FileAttachment] = (), **variables: object) -> str:
+        """Render template and queue it for to/cc in the current transaction; return its Message-ID."""
+        lang = language or self.cfg.language_for(to[0])
+        mail = self.renderer.render(template, lang, service_name=self.cfg.service_name,
+                                    service_address=self.cfg.service_address, **variables)
+        message_id = outbox.new_message_id(self.cfg.service_address)
+        msg = outbox.build_message(mail=mail, sender=self.cfg.service_address, sender_name=self.cfg.service_name,
+                                   to=to, cc=cc, message_id=message_id, in_reply_to=in_reply_to,
+                                   references=references, attachments=attachments)
+        outbox.queue(self.db, template=template, msg=msg, recipients=[*to, *cc], cause_message=cause_message)
+        self.queued_since_commit += 1
+        return message_id
+
+    def notify_sender(self) -> None:
+        """Wake the outbox sender if mail was queued since the last call (call after commit)."""
+        if self.queued_since_commit:
+            self.queued_since_commit = 0
+            self.outbox_ready.set()
+
+    def close(self) -> None:
+        self.db.close()

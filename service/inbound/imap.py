@@ -1,0 +1,208 @@
+"""Talk to the service mailbox over IMAP: connect, find new UIDs, fetch raw mail, move, IDLE.
+
+A thin layer over imap-tools that adds what the daemon needs and the library leaves out:
+capabilities refreshed after login (so MOVE is a real ``UID MOVE``), raw bytes fetched in
+bulk without parsing twice or marking anything seen, the new UID of a moved message read
+from COPYUID, and an IDLE wait that a stop signal can interrupt.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
+from imap_tools.errors import MailboxFolderCreateError
+from imap_tools.utils import encode_folder
+
+from ..config import Imap
+from ..errors import MailboxError
+
+log = logging.getLogger(__name__)
+
+imaplib.Commands.setdefault("MOVE", ("SELECTED",))
+_UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
+_FETCH_UID_RE = re.compile(rb"UID (\d+)")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    raw: bytes
+
+
+class IdleInterrupted(Exception):
+    """Raised from a signal handler to end an IDLE wait at once."""
+
+
+class Connection:
+    """One logged-in IMAP session on the service mailbox."""
+
+    def __init__(self, settings: Imap) -> None:
+        self.settings = settings
+        self.box = _open(settings)
+        self.capabilities: set[str] = set()
+        self.idling = False
+        try:
+            self._login()
+        except BaseException:
+            self.close()
+            raise
+
+    def _login(self) -> None:
+        s = self.settings
+        secret = s.secret() or ""
+        if s.auth == "xoauth2":
+            self.box.xoauth2(s.user or "", secret, initial_folder=None)
+        else:
+            self.box.login(s.user or "", secret, initial_folder=None)
+        # imaplib keeps the capabilities from before login, which on Dovecot lack MOVE.
+        typ, data = self.box.client.capability()
+        if typ == "OK" and data and data[-1]:
+            self.capabilities = {c.upper() for c in data[-1].decode().split()}
+            self.box.client.capabilities = tuple(self.capabilities)
+
+    @property
+    def has_idle(self) -> bool:
+        return "IDLE" in self.capabilities
+
+    def ensure_folders(self, names: Sequence[str]) -> None:
+        """Create the folders that do not exist yet."""
+        existing = {f.name for f in self.box.folder.list()}
+        for name in names:
+            if name not in existing:
+                try:
+                    self.box.folder.create(name)
+                except MailboxFolderCreateError as exc:
+                    if "ALREADYEXISTS" not in str(exc).upper():
+                        raise
+                log.info("created IMAP folder %s", name)
+
+    def select(self, folder: str) -> int:
+        """Select folder (read-write) and return its UIDVALIDITY."""
+        typ, data = self.box.client.select(_quote(folder))
+        if typ != "OK":
+            raise MailboxError(f"cannot select IMAP folder {folder!r}: {data!r}")
+        values = self.box.client.untagged_responses.get("UIDVALIDITY") or []
+        if values:
+            return int(values[-1])
+        typ, data = self.box.client.status(_quote(folder), "(UIDVALIDITY)")
+        match = _UIDVALIDITY_RE.search(data[0] if data and data[0] else b"")
+        if not match:
+            raise MailboxError(f"IMAP server gave no UIDVALIDITY for {folder!r}")
+        return int(match[1])
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        """Return the UIDs above last_uid in the selected folder, ascending."""
+        typ, data = self.box.client.uid("SEARCH", f"UID {last_uid + 1}:*")
+        if typ != "OK":
+            raise MailboxError(f"UID SEARCH failed: {data!r}")
+        # "UID N:*" always matches the highest UID, even below N: filter it ourselves.
+        return sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > last_uid)
+
+    def fetch_raw(self, uids: Sequence[int], batch: int) -> Iterator[Fetched]:
+        """Yield the exact bytes of each message, batch UIDs per round trip, without setting Seen."""
+        for start in range(0, len(uids), batch):
+            chunk = uids[start:start + batch]
+            typ, data = self.box.client.uid("FETCH", ",".join(map(str, chunk)), "(UID BODY.PEEK[])")
+            if typ != "OK":
+                raise MailboxError(f"UID FETCH failed: {data!r}")
+            for item in data:
+                if isinstance(item, tuple) and len(item) == 2:
+                    match = _FETCH_UID_RE.search(item[0])
+                    if match:
+                        yield Fetched(uid=int(match[1]), raw=item[1])
+
+    def move(self, uids: Sequence[int], folder: str) -> tuple[int | None, dict[int, int]]:
+        """Move UIDs of the selected folder to folder.
+
+        Returns the destination's UIDVALIDITY and old UID -> new UID, as far as the server
+        says (COPYUID, RFC 4315); (None, {}) when it does not.
+        """
+        if not uids:
+            return None, {}
+        client = self.box.client
+        client.untagged_responses.pop("COPYUID", None)
+        uid_set = ",".join(map(str, uids))
+        if "MOVE" in self.capabilities:
+            typ, data = client.uid("MOVE", uid_set, _quote(folder))
+        else:
+            typ, data = client.uid("COPY", uid_set, _quote(folder))
+            if typ == "OK":
+                client.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)")
+                # UID EXPUNGE touches only our messages; a plain EXPUNGE would also remove
+                # whatever another client had marked deleted.
+                if "UIDPLUS" in self.capabilities:
+                    client.uid("EXPUNGE", uid_set)
+                else:
+                    client.expunge()
+        if typ != "OK":
+            raise MailboxError(f"moving {len(uids)} message(s) to {folder!r} failed: {data!r}")
+        mapping: dict[int, int] = {}
+        uidvalidity = None
+        for code in client.untagged_responses.pop("COPYUID", None) or []:
+            parts = (code.decode() if isinstance(code, bytes) else str(code)).split()
+            if len(parts) == 3:
+                uidvalidity = int(parts[0])
+                mapping.update(zip(_expand(parts[1]), _expand(parts[2])))
+        return uidvalidity, mapping
+
+    def idle_wait(self, timeout: float) -> list[bytes]:
+        """Wait in IDLE until the server reports something or timeout passes; raise if the link died."""
+        idle = self.box.idle
+        idle.start()
+        self.idling = True
+        try:
+            responses = idle.poll(timeout=timeout)
+        except IdleInterrupted:
+            self.idling = False
+            self.close()
+            raise
+        finally:
+            self.idling = False
+        # stop() reads up to the tagged OK; on a dead connection it raises, which is how an
+        # early empty poll after a server crash is told apart from a quiet mailbox.
+        idle.stop()
+        if any(line.startswith(b"* BYE") for line in responses):
+            raise MailboxError(f"IMAP server said goodbye: {responses[-1]!r}")
+        return responses
+
+    def noop(self) -> None:
+        """Check that the connection is alive."""
+        self.box.client.noop()
+
+    def close(self) -> None:
+        """Log out, or drop the connection if logging out fails."""
+        try:
+            self.box.client.shutdown() if self.idling else self.box.logout()
+        except Exception:  # noqa: BLE001 - closing a broken connection must never raise
+            try:
+                self.box.client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _open(s: Imap):
+    try:
+        if s.security == "tls":
+            return MailBox(s.host, s.port, timeout=s.timeout)
+        if s.security == "starttls":
+            return MailBoxStartTls(s.host, s.port, timeout=s.timeout)
+        return MailBoxUnencrypted(s.host, s.port, timeout=s.timeout)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailboxError(f"cannot connect to IMAP {s.host}:{s.port} ({s.security}): {exc}") from exc
+
+
+def _quote(folder: str) -> bytes:
+    return encode_folder(folder)  # modified UTF-7, quoted: folder names may be Chinese
+
+
+def _expand(uid_set: str) -> list[int]:
+    out: list[int] = []
+    for part in uid_set.split(","):
+        low, _, high = part.partition(":")
+        out.extend(range(int(low), int(high or low) + 1))
+    return out

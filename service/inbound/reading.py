@@ -1,0 +1,33 @@
+"""Read a message the way the daemon would, without changing anything (`visitflow parse`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import Config
+from .classify import QUARANTINED, classify
+from .decode import decode_message
+
+
+@dataclass
+class ReadResult:
+    kind: str
+    rule: str
+    reason: str
+    problems: list[str] = field(default_factory=list)
+    fields: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        """Return the object `parse --json` prints (spec §6)."""
+        return {"kind": self.kind, "problems": self.problems, **self.fields}
+
+
+def read_message(raw: bytes, cfg: Config) -> ReadResult:
+    """Classify and read raw mail; a stranger's mail is read as if known, with a problem saying so."""
+    msg = decode_message(raw)
+    verdict = classify(msg, cfg)
+    problems: list[str] = []
+    if verdict.kind == QUARANTINED:
+        problems.append(f"{verdict.reason}: the daemon would quarantine it without reply")
+        verdict = classify(msg, cfg, skip=frozenset({"unknown_sender"}))
+    return ReadResult(kind=verdict.kind, rule=verdict.rule, reason=verdict.reason, problems=problems)

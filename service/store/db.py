@@ -1,0 +1,67 @@
+"""Open the SQLite database and group writes into transactions.
+
+One connection per thread (sqlite3 objects must not cross threads). Writers take the lock at
+BEGIN IMMEDIATE, so two writers queue on the busy timeout instead of failing with "database is
+locked" half-way through a read-then-write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .migrations import migrations
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (creating if needed) the database at path, with pragmas set and migrations applied."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: no implicit transactions; every write group is an explicit
+    # transaction() below (sqlite-utils' own methods use BEGIN/SAVEPOINT themselves).
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db = Database(conn)
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys=ON")
+    # NORMAL is safe against process crashes in WAL mode; power-loss durability is bought
+    # where it matters, with a checkpoint before any IMAP move (see inbound.intake).
+    db.execute("PRAGMA synchronous=NORMAL")
+    with transaction(db):
+        pass  # waits for a concurrent migrator to finish before looking at the schema
+    migrations.apply(db)
+    return db
+
+
+@contextlib.contextmanager
+def transaction(db: Database) -> Iterator[Database]:
+    """Run the block as one write transaction (BEGIN IMMEDIATE); nested blocks use savepoints."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def make_durable(db: Database) -> None:
+    """Sync every committed transaction to disk (a WAL checkpoint syncs the log first)."""
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def now() -> str:
+    """Return the current UTC time as ISO 8601 text, the form every timestamp is stored in."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,47 @@
+"""Workflows: what happens to a classified message. One module per workflow.
+
+A workflow's ``handle(ctx, inbound)`` runs inside the message's transaction: it may store
+records and queue mail through ``ctx``, and returns the Outcome written on the message.
+It never talks to IMAP or SMTP itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from ..inbound.classify import Verdict
+from ..inbound.decode import DecodedMessage
+
+
+@dataclass(frozen=True)
+class Inbound:
+    id: int  # messages.id
+    msg: DecodedMessage
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # processed | rejected | quarantined | ignored
+    reason: str
+
+
+Handler = Callable[["object", Inbound], Outcome]
+
+
+def default_handlers() -> Mapping[str, Handler]:
+    """Return the workflow for each message kind."""
+    from . import help, replies
+
+    return MappingProxyType({
+        "ignored": help.ignore,
+        "quarantined": help.quarantine,
+        "unrecognized": help.unrecognized,
+        "reply": replies.handle,
+        "daily_report": help.not_available,
+        "gift_request": help.not_available,
+        "urgent_report": help.not_available,
+        "visit_plan": help.not_available,
+    })
