@@ -86,6 +86,9 @@ class Daemon:
                     log.info("IMAP connected (%s)", "IDLE" if self.conn.has_idle else "polling, no IDLE")
                     delay = 1.0
                     self._serve(intake, self.conn)
+                except BaseException:
+                    self.conn.broken = True  # don't wait on a LOGOUT the server may never answer
+                    raise
                 finally:
                     conn, self.conn = self.conn, None
                     conn.close()

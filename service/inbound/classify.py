@@ -29,8 +29,11 @@ UNRECOGNIZED = "unrecognized"
 OWN_MESSAGE_ID_RE = re.compile(r"^vf\.[0-9a-f]{32}@", re.I)
 TAG_RE = re.compile(r"\[VF-([A-Z])-(\d+)\]", re.I)
 AUTOREPLY_SUBJECT_RE = re.compile(
-    r"^\s*(自动回复|自動回覆|自动答复|automatic reply|auto[- ]?reply|auto[- ]?response|"
-    r"out of (the )?office|away from (the )?office|vacation reply|休假|外出)", re.I)
+    r"^\s*(自动回复|自動回覆|自动答复|自動応答|automatic reply|auto[- ]?reply|auto[- ]?response|"
+    r"out of (the )?office|away from (the )?office|vacation reply|休假|外出|"
+    # Exchange writes its OOF subject in the mailbox owner's language.
+    r"automatische antwort|réponse automatique|respuesta automática|risposta automatica|"
+    r"automatyczna odpowied|автоматический ответ|resposta automática)", re.I)
 BOUNCE_SUBJECT_RE = re.compile(
     r"^\s*(undeliverable|undelivered mail|delivery status notification|delivery failure|"
     r"mail delivery failed|returned mail|failure notice|系统退信|退信|投递失败|read:|已读:|已读：)", re.I)

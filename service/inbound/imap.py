@@ -46,6 +46,7 @@ class Connection:
         self.box = _open(settings)
         self.capabilities: set[str] = set()
         self.idling = False
+        self.broken = False
         try:
             self._login()
         except BaseException:
@@ -157,9 +158,9 @@ class Connection:
         self.idling = True
         try:
             responses = idle.poll(timeout=timeout)
-        except IdleInterrupted:
-            self.idling = False
-            self.close()
+        except BaseException:
+            # Mid-IDLE the server expects DONE, not LOGOUT: the connection can only be dropped.
+            self.broken = True
             raise
         finally:
             self.idling = False
@@ -177,7 +178,10 @@ class Connection:
     def close(self) -> None:
         """Log out, or drop the connection if logging out fails."""
         try:
-            self.box.client.shutdown() if self.idling else self.box.logout()
+            if self.broken:
+                self.box.client.shutdown()
+            else:
+                self.box.logout()
         except Exception:  # noqa: BLE001 - closing a broken connection must never raise
             try:
                 self.box.client.shutdown()
