@@ -145,6 +145,8 @@ class Policy:
     max_attempts: int = 3  # processing attempts before a message is quarantined
     retry_seconds: float = 30.0  # wait before retrying a message whose processing failed
     max_message_bytes: int = 25 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024  # a larger customer card is refused
+    max_unzipped_bytes: int = 50 * 1024 * 1024  # an archive that would expand beyond is refused
 
     @property
     def zone(self) -> ZoneInfo:
@@ -163,6 +165,7 @@ class Schedule:
 class Storage:
     database: Path
     reports_dir: Path
+    cards_dir: Path  # customer cards (客户卡), content-addressed
 
 
 @dataclass(frozen=True)
@@ -438,6 +441,10 @@ def _policy(r: _Reader, data: Any, units: dict[str, Unit]) -> Policy:
         retry_seconds=r.number(data, "retry_seconds", "policy", default=30.0),
         max_message_bytes=r.int(data, "max_message_bytes", "policy", default=25 * 1024 * 1024,
                                 low=1024),
+        max_attachment_bytes=r.int(data, "max_attachment_bytes", "policy", default=10 * 1024 * 1024,
+                                   low=1024),
+        max_unzipped_bytes=r.int(data, "max_unzipped_bytes", "policy", default=50 * 1024 * 1024,
+                                 low=1024),
     )
 
 
@@ -492,6 +499,7 @@ def parse_config(data: Any, *, path: Path) -> Config:
         storage=Storage(
             database=base / (r.str(storage, "database", "storage", default="var/visitflow.db") or ""),
             reports_dir=base / (r.str(storage, "reports_dir", "storage", default="var/reports") or ""),
+            cards_dir=base / (r.str(storage, "cards_dir", "storage", default="var/cards") or ""),
         ),
         organisation=organisation,
         policy=policy,

@@ -65,7 +65,8 @@ def mail_sandbox() -> Iterator["Sandbox"]:
 def config_file(tmp_path: Path, request) -> Path:
     """Write a config for this test: config.yaml's people, a fresh database, the sandbox's ports."""
     data = base_config_data()
-    data["storage"] = {"database": str(tmp_path / "visitflow.db"), "reports_dir": str(tmp_path / "reports")}
+    data["storage"] = {"database": str(tmp_path / "visitflow.db"), "reports_dir": str(tmp_path / "reports"),
+                       "cards_dir": str(tmp_path / "cards")}
     data["policy"]["retry_seconds"] = 0.5
     data["imap"]["idle_seconds"] = 60
     if "mail_sandbox" in request.fixturenames:

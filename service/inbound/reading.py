@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import Config
-from .classify import QUARANTINED, classify
-from .decode import decode_message
+from .classify import DAILY_REPORT, QUARANTINED, classify
+from .decode import DecodedMessage, decode_message
 
 
 @dataclass
@@ -30,4 +30,20 @@ def read_message(raw: bytes, cfg: Config) -> ReadResult:
     if verdict.kind == QUARANTINED:
         problems.append(f"{verdict.reason}: the daemon would quarantine it without reply")
         verdict = classify(msg, cfg, skip=frozenset({"unknown_sender"}))
-    return ReadResult(kind=verdict.kind, rule=verdict.rule, reason=verdict.reason, problems=problems)
+    result = ReadResult(kind=verdict.kind, rule=verdict.rule, reason=verdict.reason, problems=problems)
+    reader = READERS.get(verdict.kind)
+    if reader:
+        reader(msg, cfg, result)
+    return result
+
+
+def _daily(msg: DecodedMessage, cfg: Config, result: ReadResult) -> None:
+    from .daily import read_daily_report
+
+    report = read_daily_report(msg, cfg)
+    language = cfg.language_for(msg.from_addr) if msg.from_addr else cfg.policy.language
+    result.problems.extend(p.text(language) for p in report.problems)
+    result.fields.update(report.as_json())
+
+
+READERS = {DAILY_REPORT: _daily}

@@ -106,3 +106,63 @@ def messages_outbox_audit(db: Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0003_daily_reports")
+def daily_reports(db: Database) -> None:
+    db.executescript(
+        """
+        -- One row per report mail; a resend for the same rep and date supersedes the
+        -- current one, which stays as history.
+        CREATE TABLE reports (
+            id INTEGER PRIMARY KEY,
+            message INTEGER NOT NULL REFERENCES messages(id),
+            rep TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            region TEXT NOT NULL,
+            report_date TEXT NOT NULL,
+            source TEXT NOT NULL,
+            current INTEGER NOT NULL DEFAULT 1,
+            superseded_by INTEGER REFERENCES reports(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX reports_current ON reports(rep, report_date) WHERE current = 1;
+        CREATE INDEX reports_date ON reports(report_date);
+
+        CREATE TABLE visits (
+            id INTEGER PRIMARY KEY,
+            report INTEGER NOT NULL REFERENCES reports(id),
+            seq INTEGER NOT NULL,
+            customer TEXT NOT NULL,
+            visited_at TEXT NOT NULL,
+            visited_until TEXT,
+            feedback TEXT,
+            market TEXT,
+            effect TEXT,
+            handled TEXT,
+            other TEXT,
+            stock TEXT,
+            products TEXT,
+            tech_issue TEXT,
+            tech_major INTEGER NOT NULL DEFAULT 0,
+            urgent TEXT,
+            UNIQUE (report, seq)
+        );
+        CREATE INDEX visits_visited_at ON visits(visited_at);
+
+        -- Attachments of a report (客户卡), kept as content-addressed files; a refused one
+        -- is still listed, with the reason.
+        CREATE TABLE customer_cards (
+            id INTEGER PRIMARY KEY,
+            message INTEGER NOT NULL REFERENCES messages(id),
+            report INTEGER REFERENCES reports(id),
+            filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT,
+            kept INTEGER NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX customer_cards_report ON customer_cards(report);
+        """
+    )

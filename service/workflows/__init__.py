@@ -33,14 +33,14 @@ Handler = Callable[["object", Inbound], Outcome]
 
 def default_handlers() -> Mapping[str, Handler]:
     """Return the workflow for each message kind."""
-    from . import help, replies
+    from . import daily_report, help, replies
 
     return MappingProxyType({
         "ignored": help.ignore,
         "quarantined": help.quarantine,
         "unrecognized": help.unrecognized,
         "reply": replies.handle,
-        "daily_report": help.not_available,
+        "daily_report": daily_report.handle,
         "gift_request": help.not_available,
         "urgent_report": help.not_available,
         "visit_plan": help.not_available,

@@ -1,0 +1,75 @@
+"""Customer cards (客户卡): report attachments kept as content-addressed files.
+
+A file is stored once under ``<cards_dir>/<sha256[:2]>/<sha256>``, whatever its name, so a
+card sent twice costs nothing. What is too big, or an archive that would expand beyond the
+limit (a zip bomb), is refused with a reason and listed all the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class CardVerdict:
+    kept: bool
+    reason: str  # '' when kept; a code the receipt turns into words otherwise
+
+
+def archive_problem(payload: bytes, max_unzipped: int) -> str | None:
+    """Return why a zip-based file (zip, docx, xlsx…) is unsafe to open, or None; never decompresses."""
+    if not payload.startswith(ZIP_MAGIC):
+        return None
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "broken_archive"
+    total = sum(info.file_size for info in infos)
+    if total > max_unzipped:
+        return "archive_too_large"
+    for info in infos:
+        if info.file_size > 1024 * 1024 and info.file_size > 100 * max(info.compress_size, 1):
+            return "archive_too_large"
+    return None
+
+
+def judge(payload: bytes, *, max_bytes: int, max_unzipped: int) -> CardVerdict:
+    """Decide whether an attachment may be kept."""
+    if len(payload) > max_bytes:
+        return CardVerdict(False, "too_large")
+    problem = archive_problem(payload, max_unzipped)
+    return CardVerdict(problem is None, problem or "")
+
+
+def store_file(cards_dir: Path, payload: bytes) -> str:
+    """Write payload under its SHA-256 (atomically, once) and return the hash."""
+    digest = hashlib.sha256(payload).hexdigest()
+    target = cards_dir / digest[:2] / digest
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    return digest
+
+
+def record(db: Database, *, message: int, report: int | None, filename: str, content_type: str,
+           size: int, sha256: str | None, verdict: CardVerdict) -> None:
+    """List a card (kept or refused) against its report, in the caller's transaction."""
+    db["customer_cards"].insert({
+        "message": message, "report": report, "filename": filename, "content_type": content_type,
+        "size": size, "sha256": sha256, "kept": int(verdict.kept), "reason": verdict.reason,
+    })
