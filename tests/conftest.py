@@ -85,12 +85,41 @@ def cfg(config_file: Path) -> Config:
     return load_config(config_file)
 
 
+def drain_postfix(box, timeout: float = 15.0) -> None:
+    """Wait until the sandbox's Postfix holds no mail, so nothing arrives after a reset."""
+    queue = box.root / "postfix" / "queue"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = [p for name in ("maildrop", "incoming", "active", "deferred")
+                   for p in (queue / name).rglob("*") if p.is_file()]
+        if not waiting:
+            return
+        time.sleep(0.05)
+
+
+def empty_mailboxes(box, users) -> None:
+    """Delete every message and every folder but INBOX, through IMAP as a user would."""
+    for user in users:
+        with mailbox(box, user) as mb:
+            for folder in mb.folder.list():
+                mb.folder.set(folder.name)
+                mb.client.uid("STORE", "1:*", "+FLAGS.SILENT", r"(\Deleted)")
+                mb.client.expunge()
+            mb.folder.set("INBOX")
+            for folder in mb.folder.list():
+                if folder.name != "INBOX":
+                    mb.folder.delete(folder.name)
+
+
 @pytest.fixture
-def mail_env(mail_sandbox, monkeypatch) -> dict[str, str]:
-    """Empty every mailbox and export the sandbox password; return the environment for subprocesses."""
-    mail_sandbox.reset()
+def mail_env(mail_sandbox, monkeypatch) -> Iterator[dict[str, str]]:
+    """Start with empty mailboxes, export the sandbox password; return the environment for subprocesses."""
+    drain_postfix(mail_sandbox)
+    empty_mailboxes(mail_sandbox, mail_sandbox.users)
     monkeypatch.setenv(PASSWORD_ENV, mail_sandbox.password)
-    return {**os.environ, PASSWORD_ENV: mail_sandbox.password}
+    yield {**os.environ, PASSWORD_ENV: mail_sandbox.password}
+    # Mail still travelling at the end belongs to this test, not to the next one.
+    drain_postfix(mail_sandbox)
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def test_an_english_speaking_rep_gets_the_receipt_in_english(mail_sandbox, mail_
                      body="Customer: ACME\nVisit time: 2026-11-26 9:30-11:00\nEffect: trial order signed\n")
     deliver_and_process(mail_sandbox, ctx, mail.as_bytes())
     (receipt,) = inbox_of(mail_sandbox, "tom.baker@visitflow.test")
-    assert "report of 2026-11-26 received, 1 visit(s)" in receipt.subject
+    assert "report of 2026-11-27 received, 1 visit(s)" in receipt.subject  # the mail's date
     assert "1. ACME — 2026-11-26 09:30–11:00" in receipt.text
     assert ctx.db.execute("SELECT visited_until FROM visits").fetchone() == ("2026-11-26T11:00:00",)
 
@@ -71,7 +71,8 @@ def test_a_broken_report_is_rejected_naming_each_problem_and_nothing_is_stored(m
     assert ctx.db.execute("SELECT COUNT(*) FROM visits").fetchone()[0] == 0
     state, kind, stored = ctx.db.execute(
         "SELECT m.state, m.kind, r.bytes FROM messages m JOIN raw_messages r ON r.sha256 = m.raw_sha256").fetchone()
-    assert (state, kind, stored) == ("rejected", "daily_report", raw)
+    # IMAP APPEND stored the mail with CRLF line ends: we keep exactly what the server holds.
+    assert (state, kind, stored.replace(b"\r\n", b"\n")) == ("rejected", "daily_report", raw)
     (rejection,) = inbox_of(mail_sandbox, REP)
     assert "日报未通过" in rejection.subject
     for expected in ("1. 第 1 条巡访：“巡访时间 Visit time”无法识别：“明天吧”",
