@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from service.config import parse_config
@@ -59,6 +61,20 @@ CASES = [
 ]
 
 
+def test_a_mail_with_only_a_filled_daily_form_attached_is_a_daily_report(config):
+    from email import message_from_bytes
+
+    from .conftest import FIXTURES
+
+    original = message_from_bytes((FIXTURES / "daily" / "word_form_attached.eml").read_bytes())
+    form = next(p for p in original.walk() if p.get_filename())
+    mail = make_mail(sender=REP, subject="见附件", body="今天的情况见附件")
+    mail.add_attachment(form.get_payload(decode=True), maintype="application", subtype="octet-stream",
+                        filename="report.docx")
+    verdict = classify(decode_message(mail.as_bytes()), config)
+    assert (verdict.kind, verdict.rule) == ("daily_report", "daily_report_form")
+
+
 @pytest.mark.parametrize("description, mail, kind, rule", CASES, ids=[c[0] for c in CASES])
 def test_each_message_is_classified_by_the_first_matching_rule(config, description, mail, kind, rule):
     verdict = verdict_of(config, **mail)
@@ -89,6 +105,27 @@ def test_every_corpus_message_reads_without_raising(config, path):
     result = read_message(path.read_bytes(), config)
     assert result.kind in {"daily_report", "gift_request", "urgent_report", "visit_plan", "reply",
                            "unrecognized", "ignored"}
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: str(p.relative_to(CORPUS)))
+def test_the_daily_report_reader_never_raises_on_corpus_mail(config, path):
+    from service.inbound.daily import read_daily_report
+
+    report = read_daily_report(decode_message(path.read_bytes()), config)
+    assert report.visits or report.problems
+
+
+def test_parse_json_runs_over_the_whole_corpus_on_the_command_line():
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    runner = CliRunner()
+    for path in corpus_files():
+        result = runner.invoke(cli, ["--config", str(REPO / "config.yaml"), "parse", str(path), "--json"])
+        assert result.exit_code == 0, (path, result.output)
+        parsed = json.loads(result.output)
+        assert isinstance(parsed["problems"], list) and parsed["kind"], path
 
 
 @pytest.mark.parametrize("name", list(corpus_automatic()))

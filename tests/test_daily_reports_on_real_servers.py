@@ -159,3 +159,21 @@ def test_a_zip_bomb_attachment_is_refused_without_being_expanded(mail_sandbox, m
         ("cards.zip", 0, "archive_too_large")]
     (receipt,) = inbox_of(mail_sandbox, REP)
     assert "cards.zip" in receipt.text and "压缩炸弹" in receipt.text
+
+
+def test_an_attached_word_form_is_read_as_the_report(mail_sandbox, mail_env, ctx):
+    deliver_and_process(mail_sandbox, ctx, (FIXTURES / "daily" / "word_form_attached.eml").read_bytes())
+
+    rows = ctx.db.execute("SELECT r.report_date, r.source, v.customer, v.visited_at, v.urgent "
+                          "FROM visits v JOIN reports r ON r.id = v.report ORDER BY v.seq").fetchall()
+    assert rows == [
+        ("2026-11-25", "巡访日报表-1125.docx", "大润发（闵行店）", "2026-11-25T09:00:00", None),
+        ("2026-11-25", "巡访日报表-1125.docx", "家乐福（古北店）", "2026-11-25T15:00:00", "competitor_trend"),
+    ]
+    # The form is the report, not a customer card.
+    assert ctx.db.execute("SELECT COUNT(*) FROM customer_cards").fetchone()[0] == 0
+    receipts = inbox_of(mail_sandbox, REP)
+    assert "读取自附件 巡访日报表-1125.docx" in receipts[0].text
+    assert "2. 家乐福（古北店） — 2026-11-25 15:00" in receipts[0].text
+    (alert,) = inbox_of(mail_sandbox, SHANGHAI_TECH)
+    assert "标签机卡纸" in alert.text

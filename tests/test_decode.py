@@ -68,73 +68,89 @@ def test_the_corpus_is_found_and_large():
 
 
 KANA = "まみむめも"
+IKVK = "ikvk__imap_tools/"
+PMMP = "php-mime-mail-parser__php-mime-mail-parser/"
+WEBKLEX = "Webklex__php-imap/"
+FLANKER = "mailgun__flanker/"
+SISIMAI = "sisimai__set-of-emails/"
+SPAMSCOPE = "SpamScope__mail-parser/"
 CORPUS_TRUTH = [
     # X-GBK label (read as gb18030); the fixture holds only ASCII.
-    ("Webklex__php-imap/gbk_charset.eml", "subject", "Nuu"),
-    ("Webklex__php-imap/gbk_charset.eml", "text", "Hi\n"),
-    ("Webklex__php-imap/gbk_charset.eml", "problems", []),
+    (WEBKLEX + "gbk_charset.eml", "subject", "Nuu"),
+    (WEBKLEX + "gbk_charset.eml", "text", "Hi\n"),
+    (WEBKLEX + "gbk_charset.eml", "problems", []),
     # raw 8-bit UTF-8 headers (RFC 6532)
-    ("ikvk__imap_tools/utf8_headers.eml", "subject", "Säying Hello"),
-    ("ikvk__imap_tools/utf8_headers.eml", "from_name", "Jöhn Doe"),
-    ("ikvk__imap_tools/utf8_headers.eml", "from_addr", "jdöe@mächine.example"),
-    ("ikvk__imap_tools/utf8_headers.eml", "to", ["märy@exämple.net"]),
+    (IKVK + "utf8_headers.eml", "subject", "Säying Hello"),
+    (IKVK + "utf8_headers.eml", "from_name", "Jöhn Doe"),
+    (IKVK + "utf8_headers.eml", "from_addr", "jdöe@mächine.example"),
+    (IKVK + "utf8_headers.eml", "to", ["märy@exämple.net"]),
     # RFC 2231 continuations in the file name, four folded encoded words in the subject
-    ("ikvk__imap_tools/japanese_attachment_long_name.eml", "subject", KANA * 10),
-    (
-        "ikvk__imap_tools/japanese_attachment_long_name.eml",
-        "attachment_filenames",
-        ["かきくけこ" * 5 + ".txt"],
-    ),
+    (IKVK + "japanese_attachment_long_name.eml", "subject", KANA * 10),
+    (IKVK + "japanese_attachment_long_name.eml", "attachment_filenames", ["かきくけこ" * 5 + ".txt"]),
     # encoded words inside quotes, surrounded by plain text; EUC-KR body
-    ("ikvk__imap_tools/raw_email_with_partially_quoted_subject.eml", "subject", 'Re: Test: "漢字" mid "漢字" tail'),
-    ("ikvk__imap_tools/raw_email_with_partially_quoted_subject.eml", "text", "대부분의 마찬가지로, 우리는 하나님을 믿습니다.\n\n제 이름은 Jamis입니다."),
-    # a gb2312-labelled part holding GBK-only byte pairs
-    ("php-mime-mail-parser__php-mime-mail-parser/failure.eml", "text", "次の受信者またはグループへの配信に失敗しました:\n"),
-    # GB2312-labelled 8-bit body that is really UTF-8
-    ("SpamScope__mail-parser/mail_test_12", "subject", "代开各地增值税发票"),
-    ("SpamScope__mail-parser/mail_test_12", "from_name", "张先生"),
-    ("SpamScope__mail-parser/mail_test_12", "to", ["danglüe@email.com"]),
-    # Korean ks_c_5601-1987 file name, windows-1251 and windows-1250 words, latin-1 names
-    ("php-mime-mail-parser__php-mime-mail-parser/m0018", "attachment_filenames", ["사진.JPG", "ATT00001.txt"]),
-    ("Webklex__php-imap/mixed_filename.eml", "subject", "Свежий прайс-лист"),
-    ("Webklex__php-imap/mixed_filename.eml", "from_name", "Прайсы || ПартКом"),
+    (IKVK + "raw_email_with_partially_quoted_subject.eml", "subject", 'Re: Test: "漢字" mid "漢字" tail'),
     (
-        "php-mime-mail-parser__php-mime-mail-parser/issue212",
+        IKVK + "raw_email_with_partially_quoted_subject.eml",
+        "text",
+        "대부분의 마찬가지로, 우리는 하나님을 믿습니다.\n\n제 이름은 Jamis입니다.",
+    ),
+    # a gb2312-labelled part holding GBK-only byte pairs
+    (PMMP + "failure.eml", "text", "次の受信者またはグループへの配信に失敗しました:\n"),
+    # GB2312-labelled 8-bit body that is really UTF-8
+    (SPAMSCOPE + "mail_test_12", "subject", "代开各地增值税发票"),
+    (SPAMSCOPE + "mail_test_12", "from_name", "张先生"),
+    (SPAMSCOPE + "mail_test_12", "text_contains", "你好！我公司可代开各类增值税发票"),
+    (SPAMSCOPE + "mail_test_12", "to", ["danglüe@email.com"]),
+    # Korean ks_c_5601-1987 file name, windows-1251 and windows-1250 words, latin-1 names
+    (PMMP + "m0018", "attachment_filenames", ["사진.JPG", "ATT00001.txt"]),
+    (WEBKLEX + "mixed_filename.eml", "subject", "Свежий прайс-лист"),
+    (WEBKLEX + "mixed_filename.eml", "from_name", "Прайсы || ПартКом"),
+    (
+        PMMP + "issue212",
         "subject",
         "Automatyczna odpowiedź: Piotrze, test z 6 miesięcy nauki ciągle na Ciebie czeka",
     ),
-    ("Webklex__php-imap/issue-410b.eml", "attachment_filenames", ["2021_Mängelliste_0819306.xlsx"]),
-    ("ikvk__imap_tools/attachment_with_quoted_filename.eml", "subject", "Eelanalüüsi päring"),
-    ("ikvk__imap_tools/attachment_with_quoted_filename.eml", "attachment_filenames", ["Eelanalüüsi päring.jpg"]),
+    (WEBKLEX + "issue-410b.eml", "attachment_filenames", ["2021_Mängelliste_0819306.xlsx"]),
+    (IKVK + "attachment_with_quoted_filename.eml", "subject", "Eelanalüüsi päring"),
+    (IKVK + "attachment_with_quoted_filename.eml", "attachment_filenames", ["Eelanalüüsi päring.jpg"]),
     # ISO-2022-JP words split mid escape sequence
-    ("sisimai__set-of-emails/lhost-exchange2007-04.eml", "subject", "Undeliverable: キジトラ・フラッシュ/ニャーン"),
+    (SISIMAI + "lhost-exchange2007-04.eml", "subject", "Undeliverable: キジトラ・フラッシュ/ニャーン"),
     # body labelled utf-8 that is latin-1
-    ("php-mime-mail-parser__php-mime-mail-parser/m0019", "text_contains", "Det här är ett flerdelat"),
+    (PMMP + "m0019", "text_contains", "Det här är ett flerdelat"),
     # UTF-7 DSN text part
-    ("sisimai__set-of-emails/lhost-outlook-01.eml", "text_contains", "Delivery to the following recipients failed."),
-    ("sisimai__set-of-emails/lhost-outlook-01.eml", "content_type", "multipart/report"),
-    # forwarded mail kept as a message/rfc822 attachment
-    ("mailgun__flanker/enclosed.eml", "attachment_filenames", ["thanks.eml"]),
-    ("mailgun__flanker/enclosed.eml", "attachment_types", ["message/rfc822"]),
-    ("ikvk__imap_tools/attachment_8bit.eml", "attachment_filenames", ["Message01.eml"]),
-    ("Webklex__php-imap/embedded_email_without_content_disposition.eml", "attachment_filenames",
-     ["file.jpg", "embedded_message_subject.eml", "file3.xlsx", "file4.zip"]),
+    (SISIMAI + "lhost-outlook-01.eml", "text_contains", "Delivery to the following recipients failed."),
+    (SISIMAI + "lhost-outlook-01.eml", "content_type", "multipart/report"),
+    # forwarded mail kept as a message/rfc822 attachment (one of them base64-encoded)
+    (FLANKER + "enclosed.eml", "attachment_filenames", ["thanks.eml"]),
+    (FLANKER + "enclosed.eml", "attachment_types", ["message/rfc822"]),
+    (IKVK + "attachment_8bit.eml", "attachment_filenames", ["Message01.eml"]),
+    (
+        WEBKLEX + "embedded_email_without_content_disposition.eml",
+        "attachment_filenames",
+        ["file.jpg", "embedded_message_subject.eml", "file3.xlsx", "file4.zip"],
+    ),
+    (PMMP + "issue274.eml", "attachment_payload_starts", b"Return-Path: guest@localhost"),
     # QQ Mail: empty text/plain alternative, real HTML, inline image, ISO-8859-1 words
-    ("ikvk__imap_tools/attachment_inline2.eml", "from_name", "sh"),
-    ("ikvk__imap_tools/attachment_inline2.eml", "attachment_inline", [True]),
+    (IKVK + "attachment_inline2.eml", "from_name", "sh"),
+    (IKVK + "attachment_inline2.eml", "attachment_inline", [True]),
     # attachment-only message (top-level application/octet-stream)
-    ("mailgun__flanker/outlook-express.eml", "text", ""),
-    ("mailgun__flanker/outlook-express.eml", "attachment_types", ["application/octet-stream"]),
+    (FLANKER + "outlook-express.eml", "text", ""),
+    (FLANKER + "outlook-express.eml", "attachment_types", ["application/octet-stream"]),
     # HTML-only mail is converted to text
-    ("mailgun__flanker/long-links.eml", "text_contains", "http://www.longurlmaker.com/"),
+    (FLANKER + "long-links.eml", "text_contains", "http://www.longurlmaker.com/"),
     # Big5 bytes that a gateway read as latin-1 and re-encoded as UTF-8
-    ("ikvk__imap_tools/content_transfer_encoding_empty.eml", "subject_contains", "大家說英語 每日聽MP3"),
+    (IKVK + "content_transfer_encoding_empty.eml", "subject_contains", "大家說英語 每日聽MP3"),
     # garbage bytes in headers are replaced and reported, not dropped
-    ("mailgun__flanker/mailformed-headers.eml", "problems_contain", "undecodable bytes in Subject replaced"),
-    ("mailgun__flanker/mailformed-headers.eml", "subject", "\ufffd!"),
-    # Message-ID / In-Reply-To / Date
-    ("mailgun__talon/apple_mail_2.eml", "in_reply_to", ["CABzQGhkMXDxUt_tSVQcg=43aniUhtsVfCZVzu-PG0kwS_uzqMw@mail.gmail.com"]),
+    (FLANKER + "mailformed-headers.eml", "problems_contain", "undecodable bytes in Subject replaced"),
+    (FLANKER + "mailformed-headers.eml", "subject", "\ufffd!"),
+    # Message-ID / In-Reply-To / Date (a comment before the zone)
+    (
+        "mailgun__talon/apple_mail_2.eml",
+        "in_reply_to",
+        ["CABzQGhkMXDxUt_tSVQcg=43aniUhtsVfCZVzu-PG0kwS_uzqMw@mail.gmail.com"],
+    ),
     ("mailgun__talon/gmail.eml", "date", "2012-04-02T20:21:52+04:00"),
+    (FLANKER + "disposition-notification.eml", "date", "1995-09-20T00:19:00-04:00"),
 ]
 
 
@@ -157,6 +173,8 @@ def test_known_corpus_messages_decode_to_their_true_values(relative, field, expe
         assert expected in getattr(decoded, field[: -len("_contains")])
     elif field == "problems_contain":
         assert expected in decoded.problems
+    elif field == "attachment_payload_starts":
+        assert any(a.payload.startswith(expected) for a in decoded.attachments)
     else:
         assert observed(decoded, field) == expected
 
@@ -458,6 +476,10 @@ GARBAGE = [
     b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + b"--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" * 200,
     b"Date: Mon, 99 Foo 99999 99:99:99 +9999\r\nFrom: <<>>@@\r\nSubject: =?x?B?@@@?=\r\n\r\n",
     b"Subject: =?utf-8?B?" + b"A" * 10001 + b"?=\r\n\r\n",
+    # markup that makes Python 3.11's html.parser rescan the input for every '<'
+    b"Content-Type: text/html\r\n\r\n" + b'<a x=">"' * 20000 + b"x",
+    b"Content-Type: text/html\r\n\r\n" + b"<a " * 50000,
+    b"Content-Type: text/html\r\n\r\n" + b"<div><blockquote>" * 50000 + b"deep",
 ]
 
 

@@ -156,6 +156,15 @@ def daily_labels(msg: DecodedMessage, cfg: Config) -> str | None:
     return None
 
 
+def daily_form(msg: DecodedMessage, cfg: Config) -> str | None:
+    from .wordform import is_daily_form
+
+    for attachment in msg.attachments:
+        if attachment.filename.lower().endswith(".docx") and is_daily_form(attachment.payload):
+            return f"attachment {attachment.filename} is a filled daily report form"
+    return None
+
+
 def _subject_keyword(kind: str, pattern: re.Pattern) -> Check:
     def check(msg: DecodedMessage, cfg: Config) -> str | None:
         match = pattern.search(msg.subject)
@@ -184,6 +193,7 @@ RULES: tuple[tuple[str, Check, str], ...] = (
     ("reference_tag", reference_tag, REPLY),
     *((f"subject_{kind}", _subject_keyword(kind, pattern), kind) for kind, pattern in SUBJECT_KEYWORDS),
     ("daily_report_labels", daily_labels, DAILY_REPORT),
+    ("daily_report_form", daily_form, DAILY_REPORT),
     ("fallback", fallback, UNRECOGNIZED),
 )
 

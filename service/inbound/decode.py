@@ -134,7 +134,10 @@ _LABEL_ALIASES = {
 }
 # Codecs Python knows that are not text encodings a mail could be written in.
 _NOT_MAIL_CODECS = frozenset(
-    {"idna", "punycode", "raw-unicode-escape", "unicode-escape", "charmap", "undefined", "mbcs", "oem"}
+    {
+        "idna", "punycode", "raw-unicode-escape", "unicode-escape", "charmap", "undefined",
+        "mbcs", "oem",
+    }
 )
 # Codecs whose bytes are 7-bit but must still go through the codec (escape sequences).
 _SEVEN_BIT_CODECS = frozenset(
@@ -460,7 +463,9 @@ def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def _addresses(values: list[str], hint: str | None, problems: list[str], where: str) -> list[tuple[str, str]]:
+def _addresses(
+    values: list[str], hint: str | None, problems: list[str], where: str
+) -> list[tuple[str, str]]:
     """Return (decoded name, lower-cased address) pairs from raw address headers."""
     texts = []
     for value in values:
@@ -877,8 +882,8 @@ def _fill(result: DecodedMessage, raw: bytes) -> None:
         result.from_name = _decode_header_value(first("from"), hint, None, "")
     result.to = [a for _, a in _addresses(index.get("to", []), hint, problems, "To") if a]
     result.cc = [a for _, a in _addresses(index.get("cc", []), hint, problems, "Cc") if a]
-    reply_to = [a for _, a in _addresses(index.get("reply-to", [])[:1], hint, problems, "Reply-To") if a]
-    result.reply_to = reply_to[0] if reply_to else ""
+    reply_to = _addresses(index.get("reply-to", [])[:1], hint, problems, "Reply-To")
+    result.reply_to = next((a for _, a in reply_to if a), "")
     message_ids = _message_ids(_decode_header_value(first("message-id"), hint, None, ""))
     result.message_id = message_ids[0] if message_ids else ""
     result.in_reply_to = _message_ids(" ".join(index.get("in-reply-to", [])))
