@@ -1,10 +1,18 @@
-"""Build the blank Word forms reps may fill instead of writing label lines (spec §4).
+"""Build the Word forms in templates/forms (spec §4, §5).
 
-Writes templates/forms/daily_report.docx (巡访日报表 / Daily Visit Report): A4 landscape, a small
-header table (日期 / Date, 巡访人员 / Visitor), an instruction line, and the visit table whose
-header row holds each column's Chinese label above its English label, repeated on every page.
+Writes templates/forms/daily_report.docx (巡访日报表 / Daily Visit Report), the blank form reps may
+fill instead of writing label lines: A4 landscape, a small header table (日期 / Date,
+巡访人员 / Visitor), an instruction line, and the visit table whose header row holds each column's
+Chinese label above its English label, repeated on every page. The column list comes from
+service.inbound.wordform, which reads the filled form back.
 
-The column list comes from service.inbound.wordform, which reads the filled form back.
+Writes templates/forms/gift_request.docx (赠送礼品预算申请表 / Gift Budget Application), a docxtpl
+template that service.outbound.docx_forms fills for the gift approval mail: A4 portrait, a
+two-column table of fields (Chinese label above English label, then a `{{ name }}` tag), the
+approval trail table whose rows come from a `{%tr for step in trail %}` loop, and a status line.
+Every Jinja tag sits whole inside one Word run, so a customer can edit the form in Word (move
+rows, change labels and fonts) as long as each tag is kept or retyped in one go.
+
 Fonts: East Asian text is set to SimSun (宋体) through w:eastAsia on rFonts – in the document
 defaults, the Normal style, the table styles and every run – and the theme font references
 that would otherwise win (the python-docx default theme maps East Asian text to a Japanese
@@ -53,6 +61,34 @@ ROW_HEIGHT = Mm(16)
 INSTRUCTION_ZH = "每行填写一次巡访；客户名称与巡访时间必填，客户意见/市场行情/巡访效果/处理事项至少填一项"
 INSTRUCTION_EN = ("One row per visit; customer and visit time required; "
                   "at least one of feedback/market/effect/handled")
+
+# The gift application (赠送礼品预算申请表): (Chinese label, English label, value cell text).
+# The value cell text is one Word run; service.outbound.docx_forms fills the tags.
+GIFT_FIELDS = [
+    ("申请编号", "No.", "{{ number }}"),
+    ("申请人", "Applicant", "{{ requester_name }}"),
+    ("事业部", "Unit", "{{ unit_name }}"),
+    ("地区", "Region", "{{ region_name }}"),
+    ("客户名称", "Customer", "{{ customer }}"),
+    ("礼品", "Gift", "{{ items }}"),
+    ("数量", "Quantity", "{{ quantity }}"),
+    ("预算金额", "Amount", "¥{{ amount }}"),
+    ("事由", "Reason", "{{ reason }}"),
+    ("赠送日期", "Date", "{{ planned_date }}"),
+    ("申请日期", "Applied", "{{ applied_at }}"),
+    ("本期预算余额", "Remaining budget", "{{ budget_remaining }}"),
+]
+# The approval trail: (Chinese label, English label, key of one trail entry, width in mm).
+GIFT_TRAIL_COLUMNS = [
+    ("步骤", "Step", "step", 22),
+    ("审批人", "Approver", "approver", 30),
+    ("结果", "Decision", "decision", 20),
+    ("意见", "Comment", "comment", 62),
+    ("时间", "Time", "time", 36),
+]
+GIFT_FIELD_WIDTHS_MM = [44, 126]        # 170 mm between the portrait A4 margins
+GIFT_VALUE_SIZE = Pt(10.5)
+GIFT_NO_TRAIL = "尚无审批记录 / No decisions yet"
 
 
 # --------------------------------------------------------------------------- fonts
@@ -186,7 +222,9 @@ def cell_lines(cell, lines: list[tuple[str, dict]], style) -> None:
 # --------------------------------------------------------------------------- the form
 
 
-def build_daily_report() -> bytes:
+def new_form(*, title: str, subject: str, keywords: str, comments: str):
+    """A document with the East Asian fonts, the Normal and "Form Table Text" styles, and fixed
+    core properties; returns (document, table_text style)."""
     document = Document()
     set_document_fonts(document)
 
@@ -205,6 +243,52 @@ def build_daily_report() -> bytes:
     table_text.paragraph_format.space_after = Pt(0)
     table_text.paragraph_format.line_spacing = 1.0
 
+    core = document.core_properties
+    core.title = title
+    core.subject = subject
+    core.author = core.last_modified_by = "visitflow"
+    core.keywords = keywords
+    core.comments = comments
+    core.revision = 1
+    core.created = core.modified = FIXED_TIME
+    return document, table_text
+
+
+def add_title(document, chinese: str, english: str) -> None:
+    title = document.paragraphs[0] if document.paragraphs else document.add_paragraph()
+    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    add_run(title, chinese, size=Pt(16), bold=True)
+    subtitle = document.add_paragraph()
+    subtitle.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    subtitle.paragraph_format.space_after = Pt(6)
+    add_run(subtitle, english, size=Pt(11))
+
+
+def finish_form(document) -> bytes:
+    """End the body with a small paragraph, drop the stale thumbnail, save reproducibly."""
+    # Word requires a paragraph after a final table; keep it small.
+    tail = document.add_paragraph()
+    mark_paragraph(tail, Pt(2))
+
+    # python-docx's template carries a thumbnail of some other page; a stale preview misleads.
+    package_rels = document.part.package.rels
+    for r_id, rel in list(package_rels.items()):
+        if rel.reltype.endswith("/metadata/thumbnail"):
+            del package_rels[r_id]
+
+    raw = io.BytesIO()
+    document.save(raw)
+    return _reproducible_zip(raw.getvalue())
+
+
+def build_daily_report() -> bytes:
+    document, table_text = new_form(
+        title="巡访日报表 Daily Visit Report",
+        subject="Daily visit report form (visitflow)",
+        keywords="visitflow daily_report",
+        comments="Fill one row per visit and send this file attached to the daily report mail.",
+    )
+
     section = document.sections[0]
     section.orientation = WD_ORIENT.LANDSCAPE
     section.page_width, section.page_height = Mm(297), Mm(210)
@@ -212,22 +296,7 @@ def build_daily_report() -> bytes:
     section.top_margin = section.bottom_margin = Mm(12)
     section.header_distance = section.footer_distance = Mm(8)
 
-    core = document.core_properties
-    core.title = "巡访日报表 Daily Visit Report"
-    core.subject = "Daily visit report form (visitflow)"
-    core.author = core.last_modified_by = "visitflow"
-    core.keywords = "visitflow daily_report"
-    core.comments = "Fill one row per visit and send this file attached to the daily report mail."
-    core.revision = 1
-    core.created = core.modified = FIXED_TIME
-
-    title = document.paragraphs[0] if document.paragraphs else document.add_paragraph()
-    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    add_run(title, "巡访日报表", size=Pt(16), bold=True)
-    subtitle = document.add_paragraph()
-    subtitle.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    subtitle.paragraph_format.space_after = Pt(6)
-    add_run(subtitle, "Daily Visit Report", size=Pt(11))
+    add_title(document, "巡访日报表", "Daily Visit Report")
 
     # Header fields: label cell, then the value cell to its right.
     header = document.add_table(rows=2, cols=2)
@@ -275,19 +344,91 @@ def build_daily_report() -> bytes:
             cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.TOP
     set_table_width(visits, [COLUMN_WIDTHS_MM[name] for name, _, _ in DAILY_COLUMNS])
 
-    # Word requires a paragraph after a final table; keep it small.
-    tail = document.add_paragraph()
-    mark_paragraph(tail, Pt(2))
+    return finish_form(document)
 
-    # python-docx's template carries a thumbnail of some other page; a stale preview misleads.
-    package_rels = document.part.package.rels
-    for r_id, rel in list(package_rels.items()):
-        if rel.reltype.endswith("/metadata/thumbnail"):
-            del package_rels[r_id]
 
-    raw = io.BytesIO()
-    document.save(raw)
-    return _reproducible_zip(raw.getvalue())
+def build_gift_request() -> bytes:
+    """The docxtpl template of the gift budget application (filled by service.outbound.docx_forms)."""
+    document, table_text = new_form(
+        title="赠送礼品预算申请表 Gift Budget Application",
+        subject="Gift budget application form (visitflow)",
+        keywords="visitflow gift_request",
+        comments=("Filled by visitflow for each gift request. Keep every tag in double braces "
+                  "or braces with percent signs whole when editing."),
+    )
+
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.left_margin = section.right_margin = Mm(20)
+    section.top_margin = section.bottom_margin = Mm(18)
+    section.header_distance = section.footer_distance = Mm(10)
+
+    add_title(document, "赠送礼品预算申请表", "Gift Budget Application")
+    gray = RGBColor(0x80, 0x80, 0x80)
+
+    # The fields: label cell (Chinese above English), value cell holding one tag in one run.
+    fields = document.add_table(rows=len(GIFT_FIELDS), cols=2)
+    fields.style = document.styles["Table Grid"]
+    fields.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for row, (zh, en, tag) in zip(fields.rows, GIFT_FIELDS):
+        row.height = Mm(9)
+        row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
+        label_cell, value_cell = row.cells
+        cell_lines(label_cell, [(zh, {"bold": True}), (en, {"color": gray})], table_text)
+        shade(label_cell, "F2F2F2")
+        paragraph = value_cell.paragraphs[0]
+        paragraph.style = table_text
+        add_run(paragraph, tag, size=GIFT_VALUE_SIZE)
+        for cell in row.cells:
+            cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+    set_table_width(fields, GIFT_FIELD_WIDTHS_MM)
+
+    heading = document.add_paragraph()
+    heading.paragraph_format.space_before = Pt(12)
+    heading.paragraph_format.space_after = Pt(4)
+    heading.paragraph_format.keep_with_next = True
+    add_run(heading, "审批记录", size=Pt(12), bold=True)
+    add_run(heading, " / Approval trail", size=Pt(11))
+
+    # The trail: header row, then docxtpl's row loop – the {%tr %} rows are removed when
+    # rendering and the middle row repeats once per entry of `trail`.
+    trail = document.add_table(rows=4, cols=len(GIFT_TRAIL_COLUMNS))
+    trail.style = document.styles["Table Grid"]
+    trail.alignment = WD_TABLE_ALIGNMENT.CENTER
+    head, loop_start, body, loop_end = trail.rows
+    repeat_as_header(head)
+    for cell, (zh, en, _key, _width) in zip(head.cells, GIFT_TRAIL_COLUMNS):
+        cell_lines(cell, [(zh, {"bold": True, "align": WD_ALIGN_PARAGRAPH.CENTER}),
+                          (en, {"align": WD_ALIGN_PARAGRAPH.CENTER})], table_text)
+        cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+        shade(cell, "D9D9D9")
+    for row, first in ((loop_start, "{%tr for step in trail %}"), (loop_end, "{%tr endfor %}")):
+        row.cells[0].paragraphs[0].style = table_text
+        add_run(row.cells[0].paragraphs[0], first, size=TABLE_FONT_SIZE, color=gray)
+        for cell in row.cells[1:]:
+            cell.paragraphs[0].style = table_text
+    for cell, (_zh, _en, key, _width) in zip(body.cells, GIFT_TRAIL_COLUMNS):
+        paragraph = cell.paragraphs[0]
+        paragraph.style = table_text
+        add_run(paragraph, f"{{{{ step.{key} }}}}", size=TABLE_FONT_SIZE)
+        cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.TOP
+    set_table_width(trail, [width for *_, width in GIFT_TRAIL_COLUMNS])
+
+    # Shown only while nobody has decided yet ({%p %}: the tag paragraphs are removed).
+    for text, color in (("{%p if not trail %}", gray), (GIFT_NO_TRAIL, None), ("{%p endif %}", gray)):
+        paragraph = document.add_paragraph()
+        add_run(paragraph, text, size=TABLE_FONT_SIZE, color=color)
+
+    status = document.add_paragraph()
+    status.paragraph_format.space_before = Pt(10)
+    add_run(status, "状态 / Status：", bold=True)
+    add_run(status, "{{ status }}")
+
+    return finish_form(document)
+
+
+FORMS = {"daily_report.docx": build_daily_report, "gift_request.docx": build_gift_request}
 
 
 def _reproducible_zip(payload: bytes) -> bytes:
@@ -309,9 +450,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder to write the forms to (default: templates/forms)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / "daily_report.docx"
-    target.write_bytes(build_daily_report())
-    print(f"wrote {target}")
+    for name, build in FORMS.items():
+        target = args.out / name
+        target.write_bytes(build())
+        print(f"wrote {target}")
     return 0
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -165,6 +165,13 @@ def status(ctx: click.Context) -> None:
                f"{report['outbox_sent']} sent" + (f" (oldest queued {report['outbox_oldest']})"
                                                   if report["outbox_oldest"] else ""))
     click.echo(f"last IMAP contact: {report['last_imap_contact'] or 'never'}")
+    if report["pending_gifts"]:
+        click.echo("pending gift approvals:")
+        now = datetime.now(timezone.utc)
+        for row in report["pending_gifts"]:
+            age = now - datetime.fromisoformat(row["created_at"])
+            click.echo(f"  G-{row['id']} {row['customer']} ¥{row['amount']} from {row['requester']}: "
+                       f"waiting for {row['approver']} (step {row['seq']}), {_age(age)} old")
     if report["quarantine"]:
         click.echo("quarantine:")
         for row in report["quarantine"]:
@@ -286,6 +293,11 @@ def sandbox_status(ctx: click.Context) -> None:
     Example: visitflow sandbox status
     """
     click.echo(json.dumps(_sandbox(ctx).is_running()))
+
+
+def _age(delta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def main() -> None:

@@ -142,6 +142,8 @@ class Policy:
     working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
     gift: GiftPolicy = field(default_factory=GiftPolicy)
     urgent_reminder_hours: float = 4.0
+    # When set, a deciding reply must carry dkim=pass or spf=pass from this Authentication-Results server.
+    trusted_authserv_id: str | None = None
     max_attempts: int = 3  # processing attempts before a message is quarantined
     retry_seconds: float = 30.0  # wait before retrying a message whose processing failed
     max_message_bytes: int = 25 * 1024 * 1024
@@ -437,6 +439,7 @@ def _policy(r: _Reader, data: Any, units: dict[str, Unit]) -> Policy:
         working_days=tuple(str(d).lower() for d in days),
         gift=gift_policy,
         urgent_reminder_hours=r.number(data, "urgent_reminder_hours", "policy", default=4.0),
+        trusted_authserv_id=r.str(data, "trusted_authserv_id", "policy", required=False),
         max_attempts=r.int(data, "max_attempts", "policy", default=3, low=1, high=100),
         retry_seconds=r.number(data, "retry_seconds", "policy", default=30.0),
         max_message_bytes=r.int(data, "max_message_bytes", "policy", default=25 * 1024 * 1024,

@@ -31,9 +31,24 @@ class Job:
     run_key: Callable[[datetime], str]  # runs with the same key happen once
 
 
+def _every(minutes: int) -> Callable[[Context], CronTrigger]:
+    return lambda ctx: CronTrigger(minute=f"*/{minutes}", timezone=ctx.cfg.policy.zone)
+
+
+def _per_minute(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M")
+
+
 def registered_jobs() -> dict[str, Job]:
     """Return the jobs the daemon schedules, by name (workflows add theirs here)."""
-    return {}
+    from .workflows import gift_approval
+
+    # Reminders and escalations look for overdue steps every few minutes; each step is
+    # reminded and escalated at most once (flags on the step), so a rerun changes nothing.
+    return {
+        "gift_reminders": Job("gift_reminders", gift_approval.remind, _every(5), _per_minute),
+        "gift_escalations": Job("gift_escalations", gift_approval.escalate, _every(5), _per_minute),
+    }
 
 
 def run_job(ctx: Context, name: str, at: datetime) -> str:
@@ -46,8 +61,8 @@ def run_job(ctx: Context, name: str, at: datetime) -> str:
     done = ctx.db.execute("SELECT done_at FROM job_runs WHERE job = ? AND run_key = ?", [name, key]).fetchone()
     if done:
         return f"{name} {key}: already done at {done[0]}"
-    summary = job.run(ctx, at)
     with transaction(ctx.db):
+        summary = job.run(ctx, at)
         ctx.db.execute("INSERT OR IGNORE INTO job_runs (job, run_key, done_at) VALUES (?, ?, ?)",
                        [name, key, now()])
     ctx.notify_sender()

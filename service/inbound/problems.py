@@ -15,6 +15,11 @@ FIELD_NAMES = {
     "products": ("推广产品", "Products promoted"),
     "tech_issue": ("技术问题", "Technical issue"),
     "urgent": ("紧急", "Urgent"),
+    "items": ("礼品", "Gift"),
+    "quantity": ("数量", "Quantity"),
+    "amount": ("预算金额", "Amount"),
+    "reason": ("事由", "Reason"),
+    "planned_date": ("赠送日期", "Date"),
 }
 
 # code -> (zh-CN, en); {field} {value} are filled in.
@@ -34,11 +39,19 @@ MESSAGES = {
     "time_end_before_start": ("“{field}”的结束时间早于开始时间：“{value}”。",
                               "\"{field}\" ends before it starts: \"{value}\"."),
     "two_dates": ("邮件中写了两个不同的“日期”：{value}。", "Two different dates are given: {value}."),
-    "date_empty": ("“日期”是空的。", "\"Date\" is empty."),
-    "date_unparseable": ("“日期”无法识别：“{value}”，请写成 2026-11-26。",
-                         "\"Date\" cannot be read: \"{value}\"; write e.g. 2026-11-26."),
-    "date_bad_date": ("“日期”不存在：“{value}”。", "\"Date\" does not exist: \"{value}\"."),
-    "date_no_time": ("“日期”无法识别：“{value}”。", "\"Date\" cannot be read: \"{value}\"."),
+    "date_empty": ("“{field}”是空的。", "\"{field}\" is empty."),
+    "date_unparseable": ("“{field}”无法识别：“{value}”，请写成 2026-11-26。",
+                         "\"{field}\" cannot be read: \"{value}\"; write e.g. 2026-11-26."),
+    "date_bad_date": ("“{field}”不存在：“{value}”。", "\"{field}\" does not exist: \"{value}\"."),
+    "date_no_time": ("“{field}”无法识别：“{value}”。", "\"{field}\" cannot be read: \"{value}\"."),
+    "amount_empty": ("“{field}”是空的。", "\"{field}\" is empty."),
+    "amount_unparseable": ("“{field}”无法识别：“{value}”，请写成 ¥1,200 或 1200元。",
+                           "\"{field}\" cannot be read: \"{value}\"; write e.g. ¥1,200 or 1200 CNY."),
+    "amount_negative": ("“{field}”不能为负数：“{value}”。", "\"{field}\" cannot be negative: \"{value}\"."),
+    "amount_zero": ("“{field}”必须大于零：“{value}”。", "\"{field}\" must be more than zero: \"{value}\"."),
+    "amount_too_many_decimals": ("“{field}”最多两位小数：“{value}”。",
+                                 "\"{field}\" has more than two decimals: \"{value}\"."),
+    "gift_twice": ("“{field}”写了两次且内容不同。", "\"{field}\" is given twice with different values."),
     "bad_urgent": ("“紧急”的类别无法识别：“{value}”。可选：同行销售政策重大变化、同行新产品上市、"
                    "同行销售或服务新动向、本公司产品重大缺陷、其他紧急事项。",
                    "\"Urgent\" names no known category: \"{value}\". Choose one of: Competitor policy change, "

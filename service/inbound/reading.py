@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import Config
-from .classify import DAILY_REPORT, QUARANTINED, classify
+from .classify import DAILY_REPORT, GIFT_REQUEST, QUARANTINED, REPLY, classify
 from .decode import DecodedMessage, decode_message
 
 
@@ -46,4 +46,20 @@ def _daily(msg: DecodedMessage, cfg: Config, result: ReadResult) -> None:
     result.fields.update(report.as_json())
 
 
-READERS = {DAILY_REPORT: _daily}
+def _gift(msg: DecodedMessage, cfg: Config, result: ReadResult) -> None:
+    from .gift import read_gift_request
+
+    request = read_gift_request(msg, cfg)
+    language = cfg.language_for(msg.from_addr) if msg.from_addr else cfg.policy.language
+    result.problems.extend(p.text(language) for p in request.problems)
+    result.fields.update(request.as_json())
+
+
+def _reply(msg: DecodedMessage, cfg: Config, result: ReadResult) -> None:
+    from .replies import read_decision
+
+    decision = read_decision(msg)
+    result.fields.update(decision=decision.decision, numbers=decision.numbers, comment=decision.comment)
+
+
+READERS = {DAILY_REPORT: _daily, GIFT_REQUEST: _gift, REPLY: _reply}

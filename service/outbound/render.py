@@ -1,8 +1,8 @@
 """Render outgoing mail from the Jinja2 templates in ``templates/mail``.
 
 Each mail is a folder of templates, one pair per language: ``<name>/<lang>.txt`` (first line
-``Subject: …``, then a blank line, then the text body) and ``<name>/<lang>.html`` (the HTML
-body, autoescaped). Undefined variables are an error, so a template and its caller cannot
+``Subject: …``, then a blank line, then the text body) and, optionally, ``<name>/<lang>.html``
+(the HTML body, autoescaped); without it the text is shown, escaped, in ``_text.html``. Undefined variables are an error, so a template and its caller cannot
 silently drift apart.
 """
 
@@ -53,5 +53,10 @@ class Renderer:
         if not sep or not head.startswith("Subject:"):
             raise VisitflowError(f"template mail/{name}/{lang}.txt must start with 'Subject: …' and a blank line")
         subject = " ".join(head[len("Subject:"):].split())
-        html = self.env.get_template(f"{name}/{lang}.html").render(subject=subject, **variables)
-        return RenderedMail(subject=subject, text=body.strip() + "\n", html=html)
+        body = body.strip() + "\n"
+        if (self.templates_dir / "mail" / name / f"{lang}.html").exists():
+            html = self.env.get_template(f"{name}/{lang}.html").render(subject=subject, **variables)
+        else:
+            # Mails without their own HTML get their text, escaped, in the common layout.
+            html = self.env.get_template("_text.html").render(subject=subject, text=body, lang=lang)
+        return RenderedMail(subject=subject, text=body, html=html)

@@ -166,3 +166,58 @@ def daily_reports(db: Database) -> None:
         CREATE INDEX customer_cards_report ON customer_cards(report);
         """
     )
+
+
+@migrations(name="0004_gift_approvals")
+def gift_approvals(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE gift_requests (
+            id INTEGER PRIMARY KEY,
+            message INTEGER NOT NULL REFERENCES messages(id),
+            requester TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            region TEXT NOT NULL,
+            customer TEXT NOT NULL,
+            items TEXT NOT NULL,
+            quantity TEXT,
+            amount TEXT NOT NULL,            -- decimal string, e.g. "1200.00"
+            reason TEXT NOT NULL,
+            planned_date TEXT,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'rejected')),
+            budget_period TEXT NOT NULL,     -- e.g. "2026-11", "2026-Q4", "2026"
+            created_at TEXT NOT NULL,
+            decided_at TEXT
+        );
+        CREATE INDEX gift_requests_budget ON gift_requests(unit, budget_period, state);
+
+        -- The approver chain: one row per step, decided in order. Only the 'pending' step
+        -- can be decided, only by its approver, only with its token.
+        CREATE TABLE gift_steps (
+            id INTEGER PRIMARY KEY,
+            request INTEGER NOT NULL REFERENCES gift_requests(id),
+            seq INTEGER NOT NULL,
+            level TEXT NOT NULL,             -- unit_head | leadership
+            approver TEXT NOT NULL,
+            token TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL CHECK (state IN ('waiting', 'pending', 'approved', 'rejected',
+                                                 'escalated', 'cancelled')),
+            sent_at TEXT,
+            reminded_at TEXT,
+            escalated_at TEXT,
+            decided_at TEXT,
+            comment TEXT,
+            decided_by_message INTEGER REFERENCES messages(id),
+            UNIQUE (request, seq)
+        );
+        CREATE INDEX gift_steps_pending ON gift_steps(state, sent_at);
+
+        -- Every mail sent for a step: a reply naming one of these in its references
+        -- answers that step.
+        CREATE TABLE gift_mails (
+            message_id TEXT PRIMARY KEY,
+            step INTEGER NOT NULL REFERENCES gift_steps(id),
+            purpose TEXT NOT NULL            -- request | reminder | escalation
+        );
+        """
+    )

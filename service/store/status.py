@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+from .gifts import pending_overview
 from .messages import get_state
 
 
@@ -23,4 +24,5 @@ def gather(db: Database) -> dict:
         "outbox_oldest": oldest,
         "quarantine": quarantine,
         "last_imap_contact": get_state(db, "last_imap_contact"),
+        "pending_gifts": pending_overview(db),
     }

@@ -33,7 +33,7 @@ Handler = Callable[["object", Inbound], Outcome]
 
 def default_handlers() -> Mapping[str, Handler]:
     """Return the workflow for each message kind."""
-    from . import daily_report, help, replies
+    from . import daily_report, gift_approval, help, replies
 
     return MappingProxyType({
         "ignored": help.ignore,
@@ -41,7 +41,7 @@ def default_handlers() -> Mapping[str, Handler]:
         "unrecognized": help.unrecognized,
         "reply": replies.handle,
         "daily_report": daily_report.handle,
-        "gift_request": help.not_available,
+        "gift_request": gift_approval.handle,
         "urgent_report": help.not_available,
         "visit_plan": help.not_available,
     })

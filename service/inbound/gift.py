@@ -1,0 +1,73 @@
+"""Read a gift budget application (赠送礼品预算申请表, spec §4) from a mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from ..config import Config
+from .daily import Problem
+from .decode import DecodedMessage
+from .labels import LabelSet
+from .quotes import own_text
+from .values import format_amount, parse_amount, parse_date
+
+GIFT_LABELS = LabelSet({
+    "customer": ("客户名称", "客户", "Customer", "Customer name"),
+    "items": ("礼品", "礼品名称", "赠送礼品", "Gift", "Gifts", "Items", "Gift items"),
+    "quantity": ("数量", "Quantity", "Qty"),
+    "amount": ("预算金额", "金额", "预算", "Amount", "Budget", "Budget amount"),
+    "reason": ("事由", "理由", "原因", "赠送事由", "Reason", "Purpose"),
+    "planned_date": ("赠送日期", "日期", "计划日期", "Date", "Planned date", "Gift date"),
+})
+REQUIRED = ("customer", "items", "amount", "reason")
+
+
+@dataclass
+class GiftRequest:
+    values: dict[str, str] = field(default_factory=dict)  # data name -> text as written
+    amount: Decimal | None = None
+    planned_date: date | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        """Return the request under spec §4's data names (amount as a decimal string)."""
+        return {
+            "customer": self.values.get("customer"),
+            "items": self.values.get("items"),
+            "quantity": self.values.get("quantity"),
+            "amount": format_amount(self.amount) if self.amount is not None else None,
+            "reason": self.values.get("reason"),
+            "planned_date": self.planned_date.isoformat() if self.planned_date else None,
+        }
+
+
+def read_gift_request(msg: DecodedMessage, cfg: Config) -> GiftRequest:
+    """Read and validate the application's fields; every problem is listed."""
+    request = GiftRequest()
+    for f in GIFT_LABELS.split(own_text(msg.text)):
+        if f.name in request.values and request.values[f.name] != f.value:
+            request.problems.append(Problem("gift_twice", field=f.name, value=f.value))
+        request.values.setdefault(f.name, f.value)
+    for name in REQUIRED:
+        if not request.values.get(name):
+            request.problems.append(Problem("missing", field=name))
+    if request.values.get("amount"):
+        parsed = parse_amount(request.values["amount"])
+        if isinstance(parsed, str):
+            request.problems.append(Problem(f"amount_{parsed}", field="amount", value=request.values["amount"]))
+        elif parsed <= 0:
+            request.problems.append(Problem("amount_zero", field="amount", value=request.values["amount"]))
+        else:
+            request.amount = parsed
+    if request.values.get("planned_date"):
+        today = (msg.date.astimezone(cfg.policy.zone) if msg.date and msg.date.tzinfo
+                 else datetime.now(cfg.policy.zone)).date()
+        parsed_date = parse_date(request.values["planned_date"], today)
+        if isinstance(parsed_date, str):
+            request.problems.append(Problem(f"date_{parsed_date}", field="planned_date",
+                                            value=request.values["planned_date"]))
+        else:
+            request.planned_date = parsed_date
+    return request
