@@ -1,0 +1,557 @@
+"""Backlog and idle-daemon benchmark (spec §7). Prints figures; never asserts a timing.
+
+    .venv/bin/python bench/backlog.py [--count 10000] [--profile FILE] [--keep]
+
+Starts a private Dovecot + Postfix sandbox on free loopback ports in a temporary folder,
+fills the service mailbox with `--count` daily visit reports by IMAP APPEND, then measures
+in one run:
+
+(a) imap-tools merely downloading the whole INBOX (bulk fetch, nothing marked seen);
+(b) `visitflow poll --no-send` over the same mailbox: record, classify, queue a reply and
+    move every mail to Processed; then checks the INBOX is empty, Processed holds N and
+    the database N messages (exit status 1 if not: a correctness failure, not a timing one);
+(c) `visitflow poll` again: nothing new to fetch, it sends the queued outbox to Postfix;
+(d) `visitflow run` idling after the backlog was processed: resident memory and the CPU
+    time it uses while nothing happens.
+
+The sandbox is stopped by PID and the temporary folder removed at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import functools
+import html
+import os
+import re
+import secrets
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402 - after the path set-up, so the script runs from any folder
+from imap_tools import MailBoxUnencrypted  # noqa: E402
+
+PASSWORD_ENV = "VISITFLOW_IMAP_PASSWORD"
+SERVICE_ADDRESS = "visits@visitflow.test"
+REPORT_DAY = date(2026, 11, 26)
+CST = timezone(timedelta(hours=8))
+TARGET_RATIO = 0.5
+TARGET_RSS_MB = 80.0
+
+# -- the mail -------------------------------------------------------------------------------
+
+# Some names hold characters that exist in GBK but not in GB2312 (镕 喆 堃 昇 珺): Foxmail labels
+# such mail gb2312 anyway, and a decoder that reads the label literally damages it.
+CUSTOMERS = (
+    "上海宏达机械有限公司", "杭州锦程纺织有限公司", "北京华信电子科技有限公司", "苏州恒通精密制造有限公司",
+    "南京金陵化工有限公司", "宁波海天塑机集团", "无锡喆诚自动化设备有限公司", "天津镕鑫钢铁贸易有限公司",
+    "合肥昇达新材料有限公司", "常州堃源电气有限公司", "嘉兴珺泰包装材料有限公司", "绍兴永盛印染有限公司",
+)
+FEEDBACK = (
+    "设备运行稳定，希望下月安排一次例行保养。",
+    "对上批货的交期不满意，希望以后提前一周通知发货时间。",
+    "新型号能耗明显降低，客户很满意，考虑追加订单。",
+    "希望我们提供现场操作培训，操作工更换较频繁。",
+    "反映包装偶有破损，要求加强运输防护。",
+    "询问明年的框架协议价格能否维持不变。",
+)
+MARKET = (
+    "同类产品价格下调约5%，竞争对手加大促销力度。",
+    "原材料价格上涨，客户普遍压缩库存。",
+    "本地新开两家同行代理商，价格竞争激烈。",
+    "出口订单回暖，客户产能利用率约八成。",
+    "行情平稳，暂无明显变化。",
+)
+HANDLED = (
+    "现场更换了密封件，设备恢复正常。",
+    "已与物流部门协调，下周二补发配件。",
+    "讲解了新产品参数，留下样本和报价单。",
+)
+SIGNATURES = ("", "\n\n发自我的iPhone", "\n\n--\n此致\n敬礼")
+
+
+@dataclass(frozen=True)
+class Sender:
+    name: str
+    email: str
+
+
+@functools.cache
+def config_reps() -> tuple[Sender, ...]:
+    """Return config.yaml's reps, the known senders of every benchmark mail."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    return tuple(Sender(r["name"], r["email"]) for r in data["organisation"]["reps"])
+
+
+def report_text(i: int, day: date) -> str:
+    """Return the body of report i: one visit, every fifth report two."""
+    blocks = []
+    for v in range(2 if i % 5 == 4 else 1):
+        k = i * 7 + v * 3
+        hour, minute = 8 + (k % 9), (0, 15, 30, 45)[k % 4]
+        lines = [f"客户名称：{CUSTOMERS[k % len(CUSTOMERS)]}",
+                 f"巡访时间：{day:%Y-%m-%d} {hour:02d}:{minute:02d}",
+                 f"客户意见：{FEEDBACK[k % len(FEEDBACK)]}",
+                 f"市场行情：{MARKET[k % len(MARKET)]}"]
+        if k % 3 == 0:
+            lines.append(f"处理事项：{HANDLED[k % len(HANDLED)]}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + SIGNATURES[i % len(SIGNATURES)] + "\n"
+
+
+def report_html(text: str) -> str:
+    """Return text as the HTML a webmail editor writes: one div per line."""
+    divs = "".join(f"<div>{html.escape(line) or '<br>'}</div>\r\n" for line in text.splitlines())
+    return ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head>\r\n'
+            f'<body><div style="font-family: 微软雅黑, sans-serif; font-size: 14px;">\r\n{divs}</div>'
+            "</body></html>\r\n")
+
+
+def _b64(data: bytes) -> str:
+    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
+
+
+def _word(text: str, charset: str, codec: str) -> str:
+    """Encode a header phrase as one RFC 2047 base64 encoded-word (ASCII stays as it is)."""
+    if text.isascii():
+        return text
+    return f"=?{charset}?B?{base64.b64encode(text.encode(codec)).decode('ascii')}?="
+
+
+def make_report(i: int, *, senders: Sequence[Sender] | None = None) -> bytes:
+    """Return daily visit report number i as the exact bytes a mail client would send.
+
+    Deterministic in i. By i % 4: 0 UTF-8 text in base64 (Outlook, Apple Mail), 1 UTF-8 text
+    in 8bit (Thunderbird), 2 GBK text in base64 labelled gb2312 (Foxmail), 3 UTF-8
+    multipart/alternative with an HTML part (webmail). Each has its own Message-ID.
+    """
+    senders = senders or config_reps()
+    rep = senders[i % len(senders)]
+    # One report per rep and working day, walking back from REPORT_DAY; past a year of
+    # working days the cycle repeats (a rep's later report for a date replaces the earlier).
+    n = (i // len(senders)) % 260
+    day = REPORT_DAY - timedelta(days=(n // 5) * 7 + n % 5)
+    sent = datetime(day.year, day.month, day.day, 17, 30, tzinfo=CST) + timedelta(seconds=i % 3600)
+    subject = f"巡访日报 {day:%Y-%m-%d}"
+    text = report_text(i, day)
+    variant = i % 4
+    if variant == 2:
+        codec, label = "gbk", "gb2312"
+        mailer = "Foxmail 7.2.25.228[cn]"
+    else:
+        codec, label = "utf-8", "utf-8"
+        mailer = ("Microsoft Outlook 16.0", "Mozilla Thunderbird", "", "")[variant]
+    head = [
+        f'From: "{_word(rep.name, label, codec)}" <{rep.email}>',
+        f"To: {SERVICE_ADDRESS}",
+        f"Subject: {_word(subject, label, codec)}",
+        f"Date: {format_datetime(sent)}",
+        f"Message-ID: <{sent:%Y%m%d%H%M%S}.{i:07d}.{rep.email.partition('@')[0]}@client.visitflow.test>",
+        "MIME-Version: 1.0",
+    ]
+    if mailer:
+        head.append(f"X-Mailer: {mailer}")
+    crlf_text = text.replace("\n", "\r\n")
+    if variant == 3:
+        boundary = f"----=_Part_{i:07d}_bench"
+        body = (f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                f"Content-Transfer-Encoding: base64\r\n\r\n{_b64(crlf_text.encode())}"
+                f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n"
+                f"Content-Transfer-Encoding: base64\r\n\r\n{_b64(report_html(text).encode())}"
+                f"--{boundary}--\r\n")
+        head.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    elif variant == 1:
+        body = crlf_text
+        head += ["Content-Type: text/plain; charset=utf-8; format=flowed", "Content-Transfer-Encoding: 8bit"]
+    else:
+        body = _b64(crlf_text.encode(codec))
+        head += [f'Content-Type: text/plain; charset="{label}"', "Content-Transfer-Encoding: base64"]
+    return ("\r\n".join(head) + "\r\n\r\n" + body).encode("utf-8")
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def visitflow_command(config: Path, *args: str, profile: Path | None = None) -> list[str]:
+    """Return the argv of `visitflow --config config args…` (under cProfile when asked).
+
+    `python -m service` is the visitflow command; run with cwd=REPO it uses the `service`
+    package beside this script, so a copy of the repository measures its own code.
+    """
+    program = [sys.executable, "-m", "service"]
+    if profile is not None:
+        program = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "service"]
+    return [*program, "--config", str(config), *args]
+
+
+@dataclass
+class Timed:
+    code: int
+    wall: float
+    cpu: float  # user + system seconds of the child
+    max_rss_mb: float
+    output: str
+
+
+def run_timed(argv: list[str], env: dict[str, str], log: Path) -> Timed:
+    """Run argv to the end with output to log; return its wall time, CPU time and peak memory."""
+    with open(log, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # wait4 gives this child's own resource usage (Popen.wait would discard it).
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Timed(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                 log.read_text(encoding="utf-8", errors="replace"))
+
+
+def login(box, user: str, timeout: float = 60) -> MailBoxUnencrypted:
+    return MailBoxUnencrypted("127.0.0.1", box.imap_port, timeout=timeout).login(user, box.password, initial_folder=None)
+
+
+def folder_counts(box, user: str, folder: str) -> dict[str, int]:
+    """Return MESSAGES and UNSEEN of folder (zeros if it does not exist)."""
+    with login(box, user) as mb:
+        if not mb.folder.exists(folder):
+            return {"MESSAGES": 0, "UNSEEN": 0}
+        return mb.folder.status(folder, ["MESSAGES", "UNSEEN"])
+
+
+def log_problems(text: str, limit: int = 5) -> tuple[int, int, list[str]]:
+    """Count WARNING and ERROR/Traceback lines of a log; return them and the first few."""
+    warnings = errors = 0
+    shown: list[str] = []
+    for line in text.splitlines():
+        if " WARNING " in line:
+            warnings += 1
+        elif " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback"):
+            errors += 1
+        else:
+            continue
+        if len(shown) < limit:
+            shown.append(line[:300])
+    return warnings, errors, shown
+
+
+def report_log(name: str, text: str, *, code: int | None = 0) -> None:
+    """Print a log's warning and error counts with the first few; its tail if the process failed."""
+    warnings, errors, shown = log_problems(text)
+    say(f"  {name} log: {warnings} warning(s), {errors} error(s)")
+    for line in shown:
+        say(f"    | {line}")
+    if code != 0:
+        say(f"  {name} exited with {code}; its last lines:")
+        for line in text.splitlines()[-15:]:
+            say(f"    | {line[:300]}")
+
+
+class _Abort(Exception):
+    """Ends the run after a correctness failure that makes the later steps meaningless."""
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """Return utime + stime of a process (all its threads) from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the command name: state is field 3, so utime (14) and stime (15) sit at 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid: int, key: str) -> int:
+    """Return the number of a /proc/PID/status line (kB for memory lines); -1 if absent."""
+    match = re.search(rf"^{key}:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(match[1]) if match else -1
+
+
+# Frames every call passes through (interpreter start, click, the CLI): they top any
+# cumulative listing and say nothing about where the time goes.
+_WRAPPERS = r"^(?!.*(runpy|/click/|<string>|__main__\.py|built-in method builtins\.exec|/service/cli\.py))"
+
+
+def print_profile(path: Path, top: int = 15) -> None:
+    """Print the top functions of a cProfile file by cumulative time (start-up and CLI frames
+    left out), then our own code by cumulative time, then everything by own time."""
+    import pstats
+
+    stats = pstats.Stats(str(path), stream=sys.stdout)
+    for title, order, restrictions in (
+            ("by cumulative time", "cumulative", (_WRAPPERS, top)),
+            ("of service/ by cumulative time", "cumulative", (_WRAPPERS, r"/service/", top)),
+            ("by own time", "tottime", (top,))):
+        say(f"\n--- profile of visitflow poll --no-send: top {top} {title} ---")
+        stats.sort_stats(order).print_stats(*restrictions)
+        sys.stdout.flush()
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+def fill(box, count: int) -> float:
+    """APPEND count reports to the service INBOX over one connection; return the seconds taken."""
+    start = time.perf_counter()
+    with login(box, SERVICE_ADDRESS) as mb:
+        for i in range(count):
+            typ, data = mb.client.append("INBOX", None, None, make_report(i))
+            if typ != "OK":
+                raise RuntimeError(f"APPEND of report {i} failed: {data!r}")
+    return time.perf_counter() - start
+
+
+def baseline_download(box, bulk: int) -> tuple[int, int, float, float]:
+    """Download the whole INBOX with imap-tools alone; return count, bytes, wall and CPU seconds."""
+    count = size = 0
+    start, cpu = time.perf_counter(), time.process_time()
+    with MailBoxUnencrypted("127.0.0.1", box.imap_port, timeout=60).login(SERVICE_ADDRESS, box.password) as mb:
+        for msg in mb.fetch(mark_seen=False, bulk=bulk):
+            count += 1
+            size += msg.size_rfc822  # the server's figure: `msg.size` would serialise the mail again
+    return count, size, time.perf_counter() - start, time.process_time() - cpu
+
+
+def db_counts(path: Path) -> dict[str, object]:
+    if not path.exists():
+        return {"messages": 0, "states": {}, "outbox": {}}
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {
+            "messages": db.execute("SELECT COUNT(*) FROM messages").fetchone()[0],
+            "states": dict(db.execute("SELECT state || ':' || COALESCE(kind, '-'), COUNT(*) FROM messages "
+                                      "GROUP BY 1 ORDER BY 2 DESC")),
+            "outbox": dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")),
+        }
+
+
+def wait_for_delivery(box, users: Sequence[str], expected: int, timeout: float) -> tuple[int, float]:
+    """Wait until users' INBOXes hold expected mails in all; return what arrived and the wait."""
+    start = time.perf_counter()
+    while True:
+        arrived = sum(folder_counts(box, u, "INBOX")["MESSAGES"] for u in users)
+        waited = time.perf_counter() - start
+        if arrived >= expected or waited > timeout:
+            return arrived, waited
+        time.sleep(1)
+
+
+def idle_daemon(config: Path, env: dict[str, str], log: Path, settle: float,
+                sample: float) -> tuple[dict[str, float] | None, int]:
+    """Start `visitflow run`, let it settle, read its memory and its CPU use while idle, stop it.
+
+    Returns the figures (None if it never connected) and its exit status after SIGTERM.
+    """
+    figures = None
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(visitflow_command(config, "run"), cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        if _wait_for_line(proc, log, "IMAP connected", timeout=60):
+            time.sleep(settle)
+            figures = {"rss_mb": proc_status(proc.pid, "VmRSS") / 1024, "threads": proc_status(proc.pid, "Threads")}
+            cpu0, t0 = proc_cpu_seconds(proc.pid), time.perf_counter()
+            time.sleep(sample)
+            cpu1, t1 = proc_cpu_seconds(proc.pid), time.perf_counter()
+            figures.update(cpu_s=cpu1 - cpu0, sample_s=t1 - t0, rss_end_mb=proc_status(proc.pid, "VmRSS") / 1024,
+                           hwm_mb=proc_status(proc.pid, "VmHWM") / 1024)
+        else:
+            say(f"  the daemon did not connect within 60 s (exit status so far: {proc.poll()})")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                say("  the daemon ignored SIGTERM for 30 s: killed")
+                proc.kill()
+                proc.wait(10)
+        say(f"  daemon exit status after SIGTERM: {proc.returncode}")
+    return figures, proc.returncode
+
+
+def _wait_for_line(proc: subprocess.Popen, log: Path, text: str, *, timeout: float) -> bool:
+    """Wait until text appears in the log of a running process; False if it exits or time is up."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def write_config(path: Path, data_dir: Path, box) -> None:
+    """Write config.yaml with its own database and the sandbox's ports."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["storage"] = {"database": str(data_dir / "visitflow.db"), "reports_dir": str(data_dir / "reports")}
+    data["imap"]["port"] = box.imap_port
+    data["smtp"]["port"] = box.smtp_port
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def bench(args: argparse.Namespace, tmp: Path) -> int:
+    from service.config import load_config
+    from service.sandbox import Sandbox, ensure_installed, free_port
+
+    n = args.count
+    ensure_installed()
+    data_dir = tmp / "data"
+    data_dir.mkdir()
+    (tmp / "sbx").mkdir()
+    cfg = load_config(REPO / "config.yaml")
+    users = [cfg.service_address, *cfg.organisation.people()]
+    reps = list(cfg.organisation.reps)
+    box = Sandbox(tmp / "sbx", imap_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
+                  users=users, password=secrets.token_urlsafe(12))
+    failures: list[str] = []
+    started = time.perf_counter()
+    box.start()
+    try:
+        say(f"sandbox: IMAP 127.0.0.1:{box.imap_port}, SMTP 127.0.0.1:{box.smtp_port}, "
+            f"{len(users)} users, in {tmp} (started in {time.perf_counter() - started:.1f} s)")
+        config = tmp / "config.yaml"
+        write_config(config, data_dir, box)
+        env = {**os.environ, PASSWORD_ENV: box.password}
+        env.pop("VISITFLOW_CONFIG", None)
+
+        seconds = fill(box, n)
+        inbox = folder_counts(box, SERVICE_ADDRESS, "INBOX")
+        say(f"fill: {n} reports appended in {seconds:.1f} s ({n / seconds:.0f}/s); INBOX holds "
+            f"{inbox['MESSAGES']}, {inbox['UNSEEN']} unseen")
+        if inbox["MESSAGES"] != n:
+            failures.append(f"INBOX holds {inbox['MESSAGES']} after the fill, not {n}")
+            raise _Abort
+
+        say(f"\n(a) imap-tools download, fetch(mark_seen=False, bulk={args.bulk})")
+        got, size, wall_a, cpu_a = baseline_download(box, args.bulk)
+        rate_a = got / wall_a
+        unseen = folder_counts(box, SERVICE_ADDRESS, "INBOX")["UNSEEN"]
+        say(f"  {got} messages, {size / 1e6:.1f} MB in {wall_a:.2f} s (client CPU {cpu_a:.2f} s): "
+            f"{rate_a:.0f} msgs/s; still unseen afterwards: {unseen}")
+        if got != n or unseen != n:
+            failures.append(f"download saw {got} messages and left {unseen} unseen (want {n} and {n})")
+
+        profile = Path(args.profile).resolve() if args.profile else None
+        say(f"\n(b) visitflow poll --no-send (imap.fetch_batch {cfg.imap.fetch_batch})"
+            + (" UNDER cProfile: timings inflated" if profile else ""))
+        b = run_timed(visitflow_command(config, "poll", "--no-send", profile=profile), env, tmp / "poll.log")
+        rate_b = n / b.wall
+        summary = [line for line in b.output.splitlines() if line.startswith("fetched ")]
+        say(f"  exit {b.code} in {b.wall:.2f} s (child CPU {b.cpu:.2f} s, peak RSS {b.max_rss_mb:.0f} MB): "
+            f"{rate_b:.0f} msgs/s")
+        say(f"  it printed: {summary[-1] if summary else '(no summary line)'}")
+        report_log("poll", b.output, code=b.code)
+        inbox = folder_counts(box, SERVICE_ADDRESS, "INBOX")["MESSAGES"]
+        processed = folder_counts(box, SERVICE_ADDRESS, cfg.imap.folders.processed)["MESSAGES"]
+        counts = db_counts(data_dir / "visitflow.db")
+        checks = [("poll exit status 0", b.code == 0, b.code),
+                  ("INBOX empty", inbox == 0, inbox),
+                  (f"{cfg.imap.folders.processed} holds {n}", processed == n, processed),
+                  (f"database holds {n} messages", counts["messages"] == n, counts["messages"])]
+        for what, ok, value in checks:
+            say(f"  check {what}: {'ok' if ok else 'FAILED'} ({value})")
+            if not ok:
+                failures.append(f"{what}: got {value}")
+        say(f"  messages by state:kind {counts['states']}; outbox {counts['outbox']}")
+        if failures:
+            raise _Abort  # a rate of a run that lost or left mail means nothing
+
+        say("\n(c) visitflow poll (nothing new; sends the queued outbox to Postfix)")
+        queued = counts["outbox"].get("queued", 0)
+        c = run_timed(visitflow_command(config, "poll"), env, tmp / "send.log")
+        after = db_counts(data_dir / "visitflow.db")["outbox"]
+        sent = after.get("sent", 0)
+        rate_c = sent / c.wall
+        say(f"  exit {c.code}: {sent} of {queued} queued mails sent in {c.wall:.2f} s (child CPU {c.cpu:.2f} s): "
+            f"{rate_c:.0f} mails/s; outbox now {after}")
+        report_log("send", c.output, code=c.code)
+        if c.code != 0 or after.get("queued", 0) or after.get("failed", 0):
+            failures.append(f"sending left the outbox at {after} (exit {c.code})")
+        if args.delivery_timeout > 0 and sent:
+            arrived, waited = wait_for_delivery(box, reps, sent, args.delivery_timeout)
+            say(f"  delivered to the reps' INBOXes: {arrived} of {sent}, {waited:.1f} s after the send ended")
+
+        say(f"\n(d) idle daemon: visitflow run after the backlog was processed and sent "
+            f"(database of {n} messages, empty INBOX); settle {args.settle:.0f} s, sample {args.sample:.0f} s")
+        idle, code = idle_daemon(config, env, tmp / "daemon.log", args.settle, args.sample)
+        report_log("daemon", (tmp / "daemon.log").read_text(errors="replace"), code=code)
+        if code != 0:
+            failures.append(f"the daemon {'did not start' if idle is None else 'did not stop cleanly'} "
+                            f"(exit status {code})")
+        if idle is not None:
+            say(f"  VmRSS {idle['rss_mb']:.1f} MB (after sampling {idle['rss_end_mb']:.1f} MB, "
+                f"VmHWM {idle['hwm_mb']:.1f} MB), {idle['threads']:.0f} threads; CPU "
+                f"{idle['cpu_s']:.2f} s in {idle['sample_s']:.1f} s idle")
+
+        say("\n=== summary " + "=" * 60)
+        say(f"backlog of {n} daily reports, one run, loopback Dovecot {box.imap_port}")
+        say(f"  (a) imap-tools download only      {rate_a:8.0f} msgs/s  ({wall_a:.2f} s)")
+        say(f"  (b) visitflow poll --no-send      {rate_b:8.0f} msgs/s  ({b.wall:.2f} s)")
+        ratio = rate_b / rate_a
+        say(f"      ratio (b)/(a)                 {ratio:8.2f}         target >= {TARGET_RATIO} "
+            f"-> {'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+        say(f"  (c) outbox send over SMTP         {rate_c:8.0f} mails/s ({sent} in {c.wall:.2f} s)")
+        if idle:
+            per10 = idle["cpu_s"] * 10 / idle["sample_s"]
+            say(f"  (d) idle daemon RSS               {idle['rss_mb']:8.1f} MB      target <= {TARGET_RSS_MB:.0f} MB "
+                f"-> {'met' if idle['rss_mb'] <= TARGET_RSS_MB else 'NOT met'}")
+            say(f"      idle CPU                      {per10:8.3f} s per 10 s idle (no busy polling: "
+                f"{'yes' if per10 < 0.1 else 'NO'})")
+        if profile:
+            print_profile(profile)
+            say(f"profile written to {profile}")
+    except _Abort:
+        say("\nstopped early: the figures of this run are not valid")
+    finally:
+        started = time.perf_counter()
+        box.stop()
+        say(f"\nsandbox stopped in {time.perf_counter() - started:.1f} s")
+    for failure in failures:
+        say(f"CORRECTNESS FAILURE: {failure}")
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Example: .venv/bin/python bench/backlog.py --count 10000")
+    parser.add_argument("--count", type=int, default=10_000, help="reports in the backlog (default 10000)")
+    parser.add_argument("--bulk", type=int, default=200, help="imap-tools fetch bulk size for (a) (default 200)")
+    parser.add_argument("--settle", type=float, default=10, help="seconds the idle daemon settles (default 10)")
+    parser.add_argument("--sample", type=float, default=10, help="seconds of idle CPU sampling (default 10)")
+    parser.add_argument("--delivery-timeout", type=float, default=120,
+                        help="seconds to wait for the sent replies to reach the reps' INBOXes; 0 skips (default 120)")
+    parser.add_argument("--profile", metavar="FILE", help="run (b) under cProfile, write FILE and print its top 15")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    if os.geteuid() != 0:
+        print("bench/backlog.py: the mail sandbox needs root (Postfix starts only as root)", file=sys.stderr)
+        return 2
+    # A short path: the sandbox keeps unix sockets under it (sun_path holds 108 bytes).
+    tmp = Path(tempfile.mkdtemp(prefix="vf-bench-", dir="/tmp"))
+    tmp.chmod(0o755)
+    try:
+        return bench(args, tmp)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
