@@ -100,7 +100,7 @@ def send_to_approver(ctx, request_id: int, step: dict, *, purpose: str, cause: i
         attachments=[FileAttachment(f"赠送礼品预算申请表-G-{request_id}.docx", form_bytes(ctx, request_id),
                                     DOCX_TYPE)],
         **_mail_vars(ctx, request, step), purpose=purpose,
-        budget_remaining=format_amount(remaining) if remaining is not None else None,
+        budget_remaining=_money(format_amount(remaining)) if remaining is not None else None,
         over_budget=remaining is not None and amount > remaining,
         token=step["token"])
     gifts.record_mail(ctx.db, message_id=message_id, step=step["id"], purpose=purpose)
