@@ -9,16 +9,19 @@ command -v dovecot >/dev/null 2>&1 || need_apt+=(dovecot-imapd dovecot-lmtpd)
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || need_apt+=(postfix)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
-command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
+# Word forms are checked the way a reader sees them: LibreOffice to PDF, pdftotext, CJK fonts.
+command -v soffice >/dev/null 2>&1 || need_apt+=(libreoffice-writer-nogui)
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+[ -d /usr/share/fonts/opentype/noto ] || need_apt+=(fonts-noto-cjk)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   # Postfix asks how to configure the system MTA; we run our own instance, so: none.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "${need_apt[@]}" >/dev/null 2>&1 || {
+  apt-get install -y -q --no-install-recommends "${need_apt[@]}" >/dev/null 2>&1 || {
     apt-get update -q >/dev/null
-    apt-get install -y -q "${need_apt[@]}" >/dev/null
+    apt-get install -y -q --no-install-recommends "${need_apt[@]}" >/dev/null
   }
 fi
 
