@@ -231,7 +231,8 @@ def test_the_budget_warning_appears_exactly_when_the_request_exceeds_what_remain
     assert "超过本期剩余预算" in requests["乙"].text
 
 
-def test_reminder_and_escalation_happen_once_each_at_the_configured_times(mail_sandbox, mail_env, ctx, config_file):
+def test_reminder_and_escalation_happen_once_each_at_the_configured_times(mail_sandbox, mail_env, ctx, config_file,
+                                                                         daemon):
     cycle(mail_sandbox, ctx, gift_request().as_bytes())
     mails(mail_sandbox, HEAD, 1)
     sent = datetime.now(ctx.cfg.policy.zone)
@@ -247,6 +248,11 @@ def test_reminder_and_escalation_happen_once_each_at_the_configured_times(mail_s
     assert "0 reminder(s)" in job("gift_reminders", gift.reminder_hours - 1)
     assert "1 reminder(s)" in job("gift_reminders", gift.reminder_hours + 0.1)
     assert "0 reminder(s)" in job("gift_reminders", gift.reminder_hours + 1)  # once only
+    # A daemon started and stopped in between does not make it happen again.
+    proc = daemon()
+    wait_for(lambda: "IMAP connected" in proc.output(), what="the daemon to connect")
+    assert proc.stop() == 0
+    assert "0 reminder(s)" in job("gift_reminders", gift.reminder_hours + 2)
     reminder = mails(mail_sandbox, HEAD, 2)[-1]
     assert "【提醒】" in reminder.subject
 
@@ -270,3 +276,63 @@ def test_status_lists_pending_approvals_with_their_age_and_current_approver(mail
     result = CliRunner().invoke(cli, ["--config", str(config_file), "status"])
     assert "pending gift approvals:" in result.output
     assert f"G-1 华联超市（浦东店） ¥1200.00 from {REP}: waiting for {HEAD} (step 1)" in result.output
+
+
+def test_parse_json_on_a_reply_prints_its_decision_and_comment():
+    eml = FIXTURES / "replies" / "outlook_zh_desktop_gb2312_rejected.eml"
+    result = CliRunner().invoke(cli, ["--config", "config.yaml", "parse", str(eml), "--json"])
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.output)
+    expected = json.loads(eml.with_suffix(".json").read_text(encoding="utf-8"))
+    assert parsed == {"kind": "reply", "problems": [], **expected}
+
+
+def test_parse_json_on_a_gift_request_prints_the_amount_as_a_decimal_string():
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "gift.eml"
+        path.write_bytes(gift_request(amount="RMB 1,200").as_bytes())
+        result = CliRunner().invoke(cli, ["--config", "config.yaml", "parse", str(path), "--json"])
+    assert json.loads(result.output) == {
+        "kind": "gift_request", "problems": [], "customer": "华联超市（浦东店）", "items": "中秋月饼礼盒",
+        "quantity": "10 盒", "amount": "1200.00", "reason": "年度重点客户维护", "planned_date": "2026-12-05"}
+
+
+@pytest.mark.parametrize("results_header, decided", [
+    ("mx.visitflow.test; dkim=pass header.d=visitflow.test; spf=pass", True),
+    ("mx.visitflow.test; dkim=fail; spf=softfail", False),
+    ("evil.example; dkim=pass; spf=pass", False),   # a pass from a server we do not trust
+    (None, False),
+])
+def test_with_a_trusted_authentication_server_only_authenticated_replies_decide(
+        mail_sandbox, mail_env, tmp_path, results_header, decided):
+    import yaml
+
+    from service.config import load_config
+    from service.context import Context
+
+    from .conftest import base_config_data
+
+    data = base_config_data()
+    data["storage"] = {"database": str(tmp_path / "auth.db"), "reports_dir": str(tmp_path / "r"),
+                       "cards_dir": str(tmp_path / "c")}
+    data["imap"]["port"], data["smtp"]["port"] = mail_sandbox.imap_port, mail_sandbox.smtp_port
+    data["policy"]["trusted_authserv_id"] = "mx.visitflow.test"
+    path = tmp_path / "auth.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    ctx = Context.open(load_config(path))
+    try:
+        cycle(mail_sandbox, ctx, gift_request().as_bytes())
+        (to_head,) = mails(mail_sandbox, HEAD, 1)
+        raw = reply(to_head, sender=HEAD, text="同意")
+        if results_header:
+            raw = f"Authentication-Results: {results_header}\n".encode() + raw
+        cycle(mail_sandbox, ctx, raw)
+        assert states(ctx)[0] == ("approved" if decided else "pending")
+        if not decided:
+            reason = ctx.db.execute("SELECT reason FROM audit WHERE action = 'refused'").fetchone()[0]
+            assert reason.startswith("unauthenticated: no dkim=pass or spf=pass from mx.visitflow.test")
+    finally:
+        ctx.close()
