@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
+from .wordform import DAILY_COLUMNS
+
+# data name -> (中文 label, English label): the daily report's columns plus the other formats' fields.
 FIELD_NAMES = {
+    **{name: (zh, en) for name, zh, en in DAILY_COLUMNS},
     "date": ("日期", "Date"),
-    "customer": ("客户名称", "Customer"),
-    "visited_at": ("巡访时间", "Visit time"),
-    "feedback": ("客户意见", "Customer feedback"),
-    "market": ("市场行情", "Market"),
-    "effect": ("巡访效果", "Effect"),
-    "handled": ("处理事项", "Matters handled"),
-    "other": ("其他事项", "Other"),
-    "stock": ("库存销售", "Stock and sales"),
-    "products": ("推广产品", "Products promoted"),
-    "tech_issue": ("技术问题", "Technical issue"),
-    "urgent": ("紧急", "Urgent"),
     "items": ("礼品", "Gift"),
     "quantity": ("数量", "Quantity"),
     "amount": ("预算金额", "Amount"),
