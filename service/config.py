@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal, InvalidOperation
@@ -58,6 +59,9 @@ class MailServer:
     password_env: str | None = None
     token_env: str | None = None
     timeout: float = 30.0
+    # PEM bundle of the CA(s) that signed the server's certificate (a private CA); None: the
+    # system's CAs. Certificates are always verified: there is no setting to turn that off.
+    ca_file: Path | None = None
 
     def secret(self) -> str | None:
         """Return the password or OAuth2 token from the environment variable named in config."""
@@ -71,6 +75,11 @@ class MailServer:
                 f"{'OAuth2 access token' if self.auth == 'xoauth2' else 'password'} for {self.user}"
             )
         return value
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Return a context that verifies the server's certificate and host name against ca_file
+        (or the system's CAs when it is unset); raises OSError when ca_file cannot be loaded."""
+        return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 
 
 @dataclass(frozen=True)
@@ -302,7 +311,7 @@ class _Reader:
         return tuple(p for p in found if p)
 
 
-def _mail_server(r: _Reader, data: Any, key: str, *, default_port: int) -> dict:
+def _mail_server(r: _Reader, data: Any, key: str, *, default_port: int, base: Path) -> dict:
     data = r.mapping(data, key)
     auth = r.str(data, "auth", key, default="password", choices=AUTH_MODES)
     user = r.str(data, "user", key, required=auth == "xoauth2")
@@ -315,6 +324,7 @@ def _mail_server(r: _Reader, data: Any, key: str, *, default_port: int) -> dict:
         password_env=r.str(data, "password_env", key, required=False),
         token_env=r.str(data, "token_env", key, required=auth == "xoauth2"),
         timeout=r.number(data, "timeout", key, default=30.0),
+        ca_file=_ca_file(r, data, key, base),
     )
     for name in ("password_env", "token_env"):
         value = server[name]
@@ -326,6 +336,26 @@ def _mail_server(r: _Reader, data: Any, key: str, *, default_port: int) -> dict:
     if user and auth == "password" and not server["password_env"]:
         r.fail(f"{key}.password_env", f"is missing: name the environment variable holding {user}'s password")
     return server
+
+
+def _ca_file(r: _Reader, data: dict, key: str, base: Path) -> Path | None:
+    """Read the optional CA bundle path (relative to the config file's folder); it must load."""
+    if "tls_verify" in data:
+        r.fail(f"{key}.tls_verify", "certificate verification cannot be turned off: for a server "
+               "with a private CA, name its CA bundle (PEM) in ca_file")
+    name = r.str(data, "ca_file", key, required=False)
+    if name is None:
+        return None
+    path = base / Path(name).expanduser()
+    if not path.is_file():
+        r.fail(f"{key}.ca_file", f"no such file: {path}")
+        return None
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        r.fail(f"{key}.ca_file", f"is not a readable PEM CA bundle: {path} ({exc})")
+        return None
+    return path
 
 
 def _organisation(r: _Reader, data: Any) -> Organisation:
@@ -470,7 +500,8 @@ def parse_config(data: Any, *, path: Path) -> Config:
     service = r.mapping(data.get("service"), "service")
     address = r.email(service, "service", "address") if service else None
     imap_data = r.mapping(data.get("imap"), "imap")
-    imap = _mail_server(r, imap_data, "imap", default_port=143)
+    base = path.parent
+    imap = _mail_server(r, imap_data, "imap", default_port=143, base=base)
     folders = r.mapping(imap_data.get("folders", {}), "imap.folders")
     folder_names = Folders(
         inbox=r.str(folders, "inbox", "imap.folders", default="INBOX") or "INBOX",
@@ -479,9 +510,8 @@ def parse_config(data: Any, *, path: Path) -> Config:
     )
     if len({folder_names.inbox, folder_names.processed, folder_names.quarantine}) < 3:
         r.fail("imap.folders", "inbox, processed and quarantine must be three different folders")
-    smtp = _mail_server(r, data.get("smtp"), "smtp", default_port=587)
+    smtp = _mail_server(r, data.get("smtp"), "smtp", default_port=587, base=base)
     storage = r.mapping(data.get("storage", {}), "storage")
-    base = path.parent
     organisation = _organisation(r, data.get("organisation"))
     policy = _policy(r, data.get("policy"), organisation.units)
     schedule = _schedule(r, data.get("schedule"))

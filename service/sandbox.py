@@ -6,6 +6,11 @@ so several sandboxes can run side by side on different ports. Outbound relay is 
 Postfix's error transport: mail to a domain the sandbox does not host bounces back locally and
 never leaves the machine.
 
+Optionally (``tls=True``) both servers also speak TLS with a certificate for 127.0.0.1 and
+localhost from a private CA made once under ``root/tls`` (``ca_file`` is what a client must
+trust): STARTTLS on the plain IMAP and SMTP ports, implicit TLS on ``imaps_port`` and
+``smtps_port``. Plain login on the plain ports keeps working either way.
+
 Needs root: Postfix only starts as root and Dovecot switches to the mail user itself.
 """
 
@@ -13,11 +18,14 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterable
@@ -32,12 +40,33 @@ _PACKAGE_FILES = {
 }
 DOVECOT = "/usr/sbin/dovecot"
 POSTFIX = "/usr/sbin/postfix"
+OPENSSL = "openssl"  # Debian's openssl package; only needed with tls=True
 MAIL_USER = "vmail"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 # Unix sockets live under the root; their paths must fit in sun_path (108 bytes) with room
 # for Dovecot's longest socket name ("login/imap-urlauth-worker" under dovecot/run/).
 _MAX_ROOT_LEN = 64
+# Extensions for the private CA and the server certificate (what a strict verifier wants:
+# a CA that may only sign, a leaf that is no CA, names in subjectAltName, key identifiers).
+_OPENSSL_CONF = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = visitflow sandbox
+[ca]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
 
 
 class SandboxError(Exception):
@@ -78,13 +107,18 @@ class Sandbox:
     """Controls one throwaway Dovecot + Postfix pair living entirely under `root`."""
 
     def __init__(self, root: Path, *, imap_port: int, lmtp_port: int, smtp_port: int,
-                 users: Iterable[str], password: str) -> None:
+                 users: Iterable[str], password: str, tls: bool = False,
+                 imaps_port: int | None = None, smtps_port: int | None = None) -> None:
         self._root = Path(root).resolve()
         if len(str(self._root)) > _MAX_ROOT_LEN:
             raise ValueError(f"root path too long for unix sockets (max {_MAX_ROOT_LEN} chars): {self._root}")
         if ":" in password or "\n" in password or not password:
             raise ValueError("password must be non-empty and hold no ':' or newline (passwd-file format)")
+        if tls and not (imaps_port and smtps_port):
+            raise ValueError("tls=True needs imaps_port and smtps_port")
         self._imap_port, self._lmtp_port, self._smtp_port = imap_port, lmtp_port, smtp_port
+        self._tls = tls
+        self._imaps_port, self._smtps_port = (imaps_port, smtps_port) if tls else (None, None)
         self._password = password
         self._users: list[str] = []
         self._merge_users(users)
@@ -97,6 +131,10 @@ class Sandbox:
         self._postfix_queue = d / "postfix" / "queue"
         self._postfix_log = d / "postfix" / "maillog"
         self._mail_dir = d / "mail"
+        self._tls_dir = d / "tls"
+        self._ca_file = self._tls_dir / "ca.pem"
+        self._cert_file = self._tls_dir / "server.pem"
+        self._key_file = self._tls_dir / "server.key"
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -107,13 +145,35 @@ class Sandbox:
 
     @property
     def imap_port(self) -> int:
-        """Gives the IMAP port on 127.0.0.1 (plain IMAP, no TLS)."""
+        """Gives the IMAP port on 127.0.0.1 (plain IMAP; STARTTLS offered when tls is on)."""
         return self._imap_port
 
     @property
     def smtp_port(self) -> int:
-        """Gives the SMTP port on 127.0.0.1 (no AUTH, no TLS; outside recipients bounce)."""
+        """Gives the SMTP port on 127.0.0.1 (no AUTH; STARTTLS offered when tls is on; outside
+        recipients bounce)."""
         return self._smtp_port
+
+    @property
+    def tls(self) -> bool:
+        """Tells whether the servers speak TLS (STARTTLS and implicit TLS) too."""
+        return self._tls
+
+    @property
+    def imaps_port(self) -> int | None:
+        """Gives the implicit-TLS IMAP port on 127.0.0.1, or None without tls."""
+        return self._imaps_port
+
+    @property
+    def smtps_port(self) -> int | None:
+        """Gives the implicit-TLS SMTP port on 127.0.0.1 (like smtp_port otherwise), or None without tls."""
+        return self._smtps_port
+
+    @property
+    def ca_file(self) -> Path | None:
+        """Gives the PEM file of the private CA that signed the servers' certificate (made at the
+        first start), or None without tls."""
+        return self._ca_file if self._tls else None
 
     @property
     def password(self) -> str:
@@ -163,9 +223,12 @@ class Sandbox:
         # Wait for the greetings, not just an accepted connection: the probe makes Dovecot
         # spawn a login process, and one stopped before it finished starting up held the
         # master's shutdown for 5 s more.
-        for port, greeting, bye in ((self._imap_port, b"* OK", b"a LOGOUT\r\n"),
-                                    (self._lmtp_port, b"220", b"QUIT\r\n")):
-            if not _wait_for_greeting(port, greeting, bye, START_TIMEOUT):
+        probes = [(self._imap_port, b"* OK", b"a LOGOUT\r\n", None),
+                  (self._lmtp_port, b"220", b"QUIT\r\n", None)]
+        if self._tls:  # over TLS: proves the certificate loads, not just the listener
+            probes.append((self._imaps_port, b"* OK", b"a LOGOUT\r\n", self._client_context()))
+        for port, greeting, bye, context in probes:
+            if not _wait_for_greeting(port, greeting, bye, START_TIMEOUT, context):
                 raise SandboxError(f"dovecot does not answer on 127.0.0.1:{port} after {START_TIMEOUT:.0f} s:"
                                    f"\n{self._log_tail(self._dovecot_log)}")
 
@@ -197,9 +260,13 @@ class Sandbox:
             raise SandboxError(f"postfix did not start (exit {code}):\n{output}"
                                f"postfix check says:\n{shown.stdout}{shown.stderr}"
                                f"{self._log_tail(self._postfix_log)}")
-        if not _wait_for_greeting(self._smtp_port, b"220", b"QUIT\r\n", START_TIMEOUT):
-            raise SandboxError(f"postfix does not answer on 127.0.0.1:{self._smtp_port} after "
-                               f"{START_TIMEOUT:.0f} s:\n{self._log_tail(self._postfix_log)}")
+        probes = [(self._smtp_port, None)]
+        if self._tls:
+            probes.append((self._smtps_port, self._client_context()))
+        for port, context in probes:
+            if not _wait_for_greeting(port, b"220", b"QUIT\r\n", START_TIMEOUT, context):
+                raise SandboxError(f"postfix does not answer on 127.0.0.1:{port} after "
+                                   f"{START_TIMEOUT:.0f} s:\n{self._log_tail(self._postfix_log)}")
 
     def stop_postfix(self) -> None:
         """Stops this sandbox's Postfix master by its PID file and waits until it is gone."""
@@ -284,6 +351,53 @@ class Sandbox:
         os.chown(self._mail_dir, uid, gid)  # Dovecot creates each user's home as the mail user
         os.chown(self._root / "postfix" / "data", pwd.getpwnam("postfix").pw_uid, -1)
         self._write_user_files()
+        if self._tls:
+            self._ensure_certificates()
+
+    def _ensure_certificates(self) -> None:
+        """Makes the private CA and the server certificate once; later starts reuse them."""
+        if all(p.is_file() for p in (self._ca_file, self._cert_file, self._key_file)):
+            return
+        openssl = shutil.which(OPENSSL)
+        if openssl is None:
+            raise SandboxError("tls=True needs the openssl command line (Debian package openssl)")
+        shutil.rmtree(self._tls_dir, ignore_errors=True)  # a half-made set from a crash
+        # Built in a scratch folder and renamed into place: a crash leaves no partial set.
+        work = Path(tempfile.mkdtemp(prefix=".tls-", dir=self._root))
+        try:
+            (work / "openssl.cnf").write_text(_OPENSSL_CONF)
+            steps = [
+                ["req", "-x509", "-config", "openssl.cnf", "-extensions", "ca", "-newkey", "rsa:2048",
+                 "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650",
+                 "-subj", f"/CN=visitflow sandbox CA {secrets.token_hex(4)}"],
+                ["req", "-new", "-config", "openssl.cnf", "-newkey", "rsa:2048", "-nodes",
+                 "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+                ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-set_serial", f"0x{secrets.token_hex(8)}", "-days", "3650",
+                 "-extfile", "openssl.cnf", "-extensions", "server", "-out", "server.pem"],
+            ]
+            env = {k: v for k, v in os.environ.items() if k != "OPENSSL_CONF"}
+            for step in steps:
+                result = subprocess.run([openssl, *step], cwd=work, env=env, capture_output=True,
+                                        text=True, timeout=60)
+                if result.returncode != 0:
+                    raise SandboxError(f"openssl {step[0]} failed (exit {result.returncode}):\n"
+                                       f"{_last_lines(result.stdout + result.stderr)}")
+            # Nothing ever needs to sign again: without the CA key no other certificate can be
+            # made that a client trusting ca_file would accept.
+            for leftover in ("ca.key", "server.csr", "openssl.cnf"):
+                (work / leftover).unlink()
+            (work / "server.key").chmod(0o600)  # both servers read it as root before dropping privileges
+            for cert in ("ca.pem", "server.pem"):
+                (work / cert).chmod(0o644)
+            work.chmod(0o755)
+            work.rename(self._tls_dir)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _client_context(self) -> ssl.SSLContext:
+        """Gives a client context that trusts only this sandbox's CA (for the start probes)."""
+        return ssl.create_default_context(cafile=str(self._ca_file))
 
     def _write_user_files(self) -> None:
         # passwd-file: user:password:uid:gid:gecos:home:shell:extra (uid/gid/home from settings).
@@ -299,6 +413,28 @@ class Sandbox:
     def _write_dovecot_config(self) -> None:
         uid = pwd.getpwnam(MAIL_USER).pw_uid
         r = self._root
+        if self._tls:
+            ssl_settings = f"""\
+# TLS with the sandbox's own CA: STARTTLS on the IMAP port, implicit TLS on the imaps port.
+# Plain login stays allowed on the plain port (loopback only, throwaway passwords).
+ssl = yes
+ssl_cert = <{self._cert_file}
+ssl_key = <{self._key_file}"""
+            imaps = f"""\
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self._imaps_port}
+    ssl = yes
+  }}"""
+        else:
+            ssl_settings = """\
+# Loopback only, throwaway passwords: no TLS, plain login allowed.
+ssl = no"""
+            imaps = """\
+  # The default 993 would clash with every other sandbox (and needs TLS).
+  inet_listener imaps {
+    port = 0
+  }"""
         _write_atomic(self._dovecot_conf, f"""\
 # Generated by service/sandbox.py for a throwaway loopback sandbox; rewritten on every start.
 instance_name = sandbox-{self._imap_port}
@@ -307,8 +443,7 @@ state_dir = {r}/dovecot/state
 log_path = {self._dovecot_log}
 protocols = imap lmtp
 listen = 127.0.0.1
-# Loopback only, throwaway passwords: no TLS, plain login allowed.
-ssl = no
+{ssl_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_uid = {MAIL_USER}
@@ -344,10 +479,7 @@ service imap-login {{
     address = 127.0.0.1
     port = {self._imap_port}
   }}
-  # The default 993 would clash with every other sandbox (and needs TLS).
-  inet_listener imaps {{
-    port = 0
-  }}
+{imaps}
 }}
 service lmtp {{
   inet_listener lmtp {{
@@ -360,6 +492,20 @@ service lmtp {{
     def _write_postfix_config(self) -> None:
         etc, r = self._postfix_etc, self._root
         refuse = "error:5.7.1 sandbox: outbound mail is disabled"
+        tls_settings = tls_services = ""
+        if self._tls:
+            tls_settings = f"""\
+# TLS with the sandbox's own CA: STARTTLS offered (not required) on the SMTP port; the
+# smtps service in master.cf speaks TLS from the first byte.
+smtpd_tls_cert_file = {self._cert_file}
+smtpd_tls_key_file = {self._key_file}
+smtpd_tls_security_level = may
+"""
+            tls_services = f"""\
+127.0.0.1:{self._smtps_port} inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+tlsmgr    unix  - - n 1000? 1 tlsmgr
+"""
         _write_atomic(etc / "main.cf", f"""\
 # Generated by service/sandbox.py for a throwaway loopback sandbox; rewritten on every start.
 compatibility_level = 3.6
@@ -404,7 +550,7 @@ queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 lmtp_connect_timeout = 5s
-""", backdate=True)
+{tls_settings}""", backdate=True)
         # No smtp/relay client services at all, and no port 25: only our loopback smtpd.
         _write_atomic(etc / "master.cf", f"""\
 # Generated by service/sandbox.py; chroot off everywhere (no jail set up under the root).
@@ -427,7 +573,7 @@ lmtp      unix  - - n - - lmtp
 anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
-""", backdate=True)
+{tls_services}""", backdate=True)
 
     def _dovecot_pid(self) -> int | None:
         return _live_pid(self._dovecot_run / "master.pid", "dovecot")
@@ -576,17 +722,24 @@ def _session_members(sid: int) -> list[int]:
     return members
 
 
-def _wait_for_greeting(port: int, greeting: bytes, bye: bytes, timeout: float) -> bool:
-    """Waits until a server on 127.0.0.1:port sends a first line starting with `greeting`."""
+def _wait_for_greeting(port: int, greeting: bytes, bye: bytes, timeout: float,
+                       context: ssl.SSLContext | None = None) -> bool:
+    """Waits until a server on 127.0.0.1:port sends a first line starting with `greeting`
+    (over TLS from the first byte when a client context is given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             wait = max(0.1, deadline - time.monotonic())
-            with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=wait)
+            try:
+                if context is not None:  # takes over the socket; closes it itself if the handshake fails
+                    sock = context.wrap_socket(sock, server_hostname="127.0.0.1")
                 line = sock.makefile("rb").readline()
                 if line.startswith(greeting):
                     sock.sendall(bye)  # a polite end keeps "lost connection" noise out of the logs
                     return True
+            finally:
+                sock.close()
         except OSError:
             pass
         time.sleep(0.02)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import re
+import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -190,14 +191,33 @@ class Connection:
 
 
 def _open(s: Imap):
+    """Connect as the config says; for starttls and tls the server's certificate is verified."""
+    where = f"IMAP {s.host}:{s.port} ({s.security})"
+    context = None
+    if s.security in ("tls", "starttls"):
+        try:
+            context = s.ssl_context()
+        except (OSError, ValueError) as exc:
+            raise MailboxError(f"cannot connect to {where}: imap.ca_file {s.ca_file} cannot be loaded: "
+                               f"{exc}") from exc
     try:
         if s.security == "tls":
-            return MailBox(s.host, s.port, timeout=s.timeout)
+            return MailBox(s.host, s.port, timeout=s.timeout, ssl_context=context)
         if s.security == "starttls":
-            return MailBoxStartTls(s.host, s.port, timeout=s.timeout)
+            return MailBoxStartTls(s.host, s.port, timeout=s.timeout, ssl_context=context)
         return MailBoxUnencrypted(s.host, s.port, timeout=s.timeout)
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot connect to IMAP {s.host}:{s.port} ({s.security}): {exc}") from exc
+        raise MailboxError(f"cannot connect to {where}: {_tls_problem(exc, s.ca_file)}") from exc
+
+
+def _tls_problem(exc: BaseException, ca_file) -> str:
+    """Describe a connection error; a TLS failure with its reason and the CAs it trusted."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        trusted = ca_file or "the system's (name the server's CA bundle in imap.ca_file)"
+        return f"TLS certificate verification failed: {exc.verify_message or exc.reason}; trusted CAs: {trusted}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc}"
+    return str(exc) or type(exc).__name__
 
 
 def _quote(folder: str) -> bytes:

@@ -25,17 +25,40 @@ MAX_ATTEMPTS = 30  # with the backoff below: retried for about a day and a half
 BATCH = 50
 
 
+class TlsError(smtplib.SMTPException):
+    """TLS with the SMTP server failed (certificate, host name, handshake); retried like any
+    connection trouble, but named clearly in the outbox's last_error and the log."""
+
+
 def connect(server: MailServer) -> smtplib.SMTP:
-    """Open an SMTP connection as the config says: plain, STARTTLS or TLS; password or XOAUTH2."""
-    if server.security == "tls":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout,
-                                               context=ssl.create_default_context())
-    else:
-        client = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
+    """Open an SMTP connection as the config says: plain, STARTTLS or TLS; password or XOAUTH2.
+
+    For starttls and tls the server's certificate and host name are verified against
+    smtp.ca_file, or the system's CAs when it is unset; a failure raises TlsError.
+    """
+    where = f"SMTP {server.host}:{server.port} ({server.security})"
+    context = None
+    if server.security in ("tls", "starttls"):
+        try:
+            context = server.ssl_context()
+        except (OSError, ValueError) as exc:
+            raise TlsError(f"cannot connect to {where}: smtp.ca_file {server.ca_file} cannot be loaded: "
+                           f"{exc}") from exc
+    try:
+        if server.security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout,
+                                                   context=context)
+        else:
+            client = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
+    except ssl.SSLError as exc:
+        raise TlsError(f"cannot connect to {where}: {_tls_problem(exc, server.ca_file)}") from exc
     try:
         client.ehlo()
         if server.security == "starttls":
-            client.starttls(context=ssl.create_default_context())
+            try:
+                client.starttls(context=context)
+            except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
+                raise TlsError(f"cannot connect to {where}: {_tls_problem(exc, server.ca_file)}") from exc
             client.ehlo()
         if server.user:
             secret = server.secret()
@@ -48,6 +71,16 @@ def connect(server: MailServer) -> smtplib.SMTP:
         client.close()
         raise
     return client
+
+
+def _tls_problem(exc: BaseException, ca_file) -> str:
+    """Describe a TLS failure with its reason and the CAs it trusted."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        trusted = ca_file or "the system's (name the server's CA bundle in smtp.ca_file)"
+        return f"TLS certificate verification failed: {exc.verify_message or exc.reason}; trusted CAs: {trusted}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc}"
+    return str(exc) or type(exc).__name__
 
 
 def backoff(attempts: int) -> timedelta:
@@ -71,8 +104,11 @@ def send_due(db: Database, server: MailServer, envelope_from: str) -> int:
     try:
         client = connect(server)
     except (OSError, smtplib.SMTPException) as exc:
+        # TlsError already names host, port, mode and reason; the rest gain them here.
+        error = str(exc) if isinstance(exc, TlsError) else \
+            f"cannot connect to SMTP {server.host}:{server.port} ({server.security}): {exc}"
         for row in rows:
-            _failed_attempt(db, row, f"cannot connect to SMTP {server.host}:{server.port}: {exc}", permanent=False)
+            _failed_attempt(db, row, error, permanent=False)
         return 0
     try:
         while rows:
