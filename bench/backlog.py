@@ -446,7 +446,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
 
         profile = Path(args.profile).resolve() if args.profile else None
         say(f"\n(b) visitflow poll --no-send (imap.fetch_batch {cfg.imap.fetch_batch})"
-            + (" UNDER cProfile: timings inflated" if profile else ""))
+            + (" UNDER cProfile: timings inflated, main thread only" if profile else ""))
         b = run_timed(visitflow_command(config, "poll", "--no-send", profile=profile), env, tmp / "poll.log")
         rate_b = n / b.wall
         summary = [line for line in b.output.splitlines() if line.startswith("fetched ")]
@@ -533,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sample", type=float, default=10, help="seconds of idle CPU sampling (default 10)")
     parser.add_argument("--delivery-timeout", type=float, default=120,
                         help="seconds to wait for the sent replies to reach the reps' INBOXes; 0 skips (default 120)")
-    parser.add_argument("--profile", metavar="FILE", help="run (b) under cProfile, write FILE and print its top 15")
+    parser.add_argument("--profile", metavar="FILE", help="run (b) under cProfile (its main thread), write FILE and print its top 15")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     args = parser.parse_args(argv)
     if args.count < 1:

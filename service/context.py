@@ -46,10 +46,10 @@ class Context:
         mail = self.renderer.render(template, lang, service_name=self.cfg.service_name,
                                     service_address=self.cfg.service_address, **variables)
         message_id = outbox.new_message_id(self.cfg.service_address)
-        msg = outbox.build_message(mail=mail, sender=self.cfg.service_address, sender_name=self.cfg.service_name,
-                                   to=to, cc=cc, message_id=message_id, in_reply_to=in_reply_to,
-                                   references=references, attachments=attachments)
-        outbox.queue(self.db, template=template, msg=msg, recipients=[*to, *cc], cause_message=cause_message)
+        outgoing = outbox.build_message(mail=mail, sender=self.cfg.service_address,
+                                        sender_name=self.cfg.service_name, to=to, cc=cc, message_id=message_id,
+                                        in_reply_to=in_reply_to, references=references, attachments=attachments)
+        outbox.queue(self.db, template=template, msg=outgoing, recipients=[*to, *cc], cause_message=cause_message)
         self.queued_since_commit += 1
         return message_id
 

@@ -10,24 +10,32 @@
 A crash between any two steps is safe: a recorded message is never fetched twice (the UID
 is unique), an unprocessed one is processed at the next start, and a settled one still in
 the inbox is moved then.
+
+In a backlog the IMAP round trips and the sync before a move overlap with steps 2–3 (a
+helper thread owns the connection meanwhile, see _ImapRunner); for every message the order
+above still holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from sqlite_utils import Database
 
 from ..context import Context
 from ..store import messages
-from ..store.db import make_durable, now, transaction
+from ..store.db import make_durable, now, open_db, transaction
 from ..workflows import Handler, Inbound, default_handlers
 from .classify import classify
 from .decode import DecodedMessage, decode_message
-from .imap import Connection
+from .imap import Connection, Fetched
 
 log = logging.getLogger("visitflow.intake")
 
@@ -46,7 +54,7 @@ class PollResult:
 
 
 class Intake:
-    """Runs the inbound pipeline for one context (one thread, one database connection)."""
+    """Runs the inbound pipeline for one context, on the caller's thread and database connection."""
 
     def __init__(self, ctx: Context, *, handlers: Mapping[str, Handler] | None = None) -> None:
         self.ctx = ctx
@@ -64,40 +72,74 @@ class Intake:
             uids = conn.uids_after(last_uid)
             if not uids:
                 break
-            # Record and process in batches, so a large backlog starts moving out of the
-            # inbox early and memory stays flat.
-            batch = self.ctx.cfg.imap.fetch_batch
-            for start in range(0, len(uids), batch):
-                for fetched in conn.fetch_raw(uids[start:start + batch], batch):
-                    recorded, msg = self.record(inbox, uidvalidity, fetched.uid, fetched.raw)
-                    result.fetched += 1
-                    if recorded.new and recorded.duplicate_of is None:
-                        self.process(recorded.id, result, msg=msg)
-                    elif recorded.new:
-                        result.settled["ignored"] += 1
-                # A UID that vanished between SEARCH and FETCH must not be searched forever.
-                last_uid = max(last_uid, *uids[start:start + batch])
-                self._set_watermark(inbox, uidvalidity, last_uid)
-                result.moved += self.move_settled(conn)
+            last_uid = self._take_in(conn, uidvalidity, uids, last_uid, result)
         self.process_pending(result)
         result.moved += self.move_settled(conn)
         with transaction(self.ctx.db):
             messages.set_state(self.ctx.db, "last_imap_contact", now())
         return result
 
+    def _take_in(self, conn: Connection, uidvalidity: int, uids: list[int], last_uid: int,
+                 result: PollResult) -> int:
+        """Record, process and move uids of the inbox batch by batch; return the new watermark.
+
+        Batches keep memory flat and start a large backlog moving out of the inbox early.
+        With more than one batch, the IMAP connection belongs to a helper thread meanwhile
+        (_ImapRunner): it downloads the next batch, and syncs the database and moves the
+        last batch, while this thread records and processes – the server's work and the
+        disk syncs no longer wait for ours, nor ours for them.
+        """
+        inbox = self.folders.inbox
+        size = self.ctx.cfg.imap.fetch_batch
+        batches = [uids[start:start + size] for start in range(0, len(uids), size)]
+        moving: list[tuple[list[dict], Future]] = []  # in the order the helper runs them
+        with _ImapRunner(conn, self.ctx, threaded=len(batches) > 1) as imap:
+            try:
+                fetch = imap.submit(_fetch, batches[0], size)
+                for n, batch in enumerate(batches):
+                    fetched = fetch.result()
+                    if n + 1 < len(batches):
+                        fetch = imap.submit(_fetch, batches[n + 1], size)
+                    for item in fetched:
+                        recorded, msg = self.record(inbox, uidvalidity, item.uid, item.raw)
+                        result.fetched += 1
+                        if recorded.new and recorded.duplicate_of is None:
+                            self.process(recorded.id, result, msg=msg)
+                        elif recorded.new:
+                            result.settled["ignored"] += 1
+                    # A UID that vanished between SEARCH and FETCH must not be searched forever.
+                    last_uid = max(last_uid, *batch)
+                    self._set_watermark(inbox, uidvalidity, last_uid)
+                    result.moved += self._note_moves(moving, wait=False)
+                    in_flight = {r["id"] for rows, _ in moving for r in rows}
+                    rows = [r for r in self._misplaced() if r["id"] not in in_flight]
+                    if rows:
+                        moving.append((rows, imap.submit(self._durable_move, rows)))
+                result.moved += self._note_moves(moving, wait=True)
+            except BaseException:
+                # Leaving early: what the server did move is still written down (best effort;
+                # a move not written down is done again, harmlessly, by the next poll).
+                with contextlib.suppress(Exception):
+                    self._note_moves(moving, wait=True, failed_ok=True)
+                raise
+        return last_uid
+
     def process_pending(self, result: PollResult) -> None:
         """Process recorded messages not yet settled: new ones now, failed ones after their delay."""
         pending = messages.pending(self.ctx.db, self.ctx.cfg.policy.max_attempts)
         retry_due = time.monotonic() >= self._next_retry
         retried = False
+        waiting = 0  # still 'received' afterwards: not yet due, or failed again with attempts left
         for row in pending:
             # attempts == 0: recorded just before a crash, never tried.
             if row["attempts"] == 0 or retry_due:
                 retried = retried or row["attempts"] > 0
-                self.process(row["id"], result)
+                waiting += self.process(row["id"], result) == "received"
+            else:
+                waiting += 1
         if retried:
             self._next_retry = time.monotonic() + self.ctx.cfg.policy.retry_seconds
-        result.retry_pending = bool(messages.pending(self.ctx.db, self.ctx.cfg.policy.max_attempts))
+        result.retry_pending = waiting > 0
 
     def seconds_to_retry(self) -> float:
         """Return how long until failed messages may be tried again."""
@@ -121,10 +163,12 @@ class Intake:
                      msg.message_id, msg.from_addr or "?", recorded.duplicate_of)
         return recorded, msg
 
-    def process(self, message: int, result: PollResult, *, msg: DecodedMessage | None = None) -> None:
-        """Classify and handle one recorded message in one transaction; never raises."""
+    def process(self, message: int, result: PollResult, *, msg: DecodedMessage | None = None) -> str:
+        """Classify and handle one recorded message in one transaction; never raises.
+
+        Returns the state it leaves the message in ('received' after a failure with attempts left).
+        """
         db = self.ctx.db
-        row = messages.get(db, message)
         try:
             if msg is None:
                 msg = decode_message(messages.raw_bytes(db, message))
@@ -138,13 +182,15 @@ class Intake:
             self.ctx.notify_sender()
         except Exception as exc:  # noqa: BLE001 - isolation point: one message must not stop the rest
             self.ctx.queued_since_commit = 0
-            self._failed(row, msg, exc, result)
-            return
+            return self._failed(message, msg, exc, result)
         result.settled[outcome.state] += 1
         log.info("message #%d <%s> from %s: %s by rule %s -> %s (%s)", message, msg.message_id,
                  msg.from_addr or "?", verdict.kind, verdict.rule, outcome.state, outcome.reason)
+        return outcome.state
 
-    def _failed(self, row: dict, msg, exc: Exception, result: PollResult) -> None:
+    def _failed(self, message: int, msg, exc: Exception, result: PollResult) -> str:
+        # The row is read only now, on the rare failure path: the rollback left it as it was.
+        row = messages.get(self.ctx.db, message)
         attempts = row["attempts"] + 1
         final = attempts >= self.ctx.cfg.policy.max_attempts
         error = "".join(traceback.format_exception(exc, limit=8))
@@ -160,34 +206,63 @@ class Intake:
         if final:
             result.settled["quarantined"] += 1
         log.error("message #%d <%s>: %s", row["id"], msg.message_id if msg else row["message_id"], reason)
+        return "quarantined" if final else "received"
 
     def move_settled(self, conn: Connection) -> int:
         """Move every settled message lying in the wrong folder to its state's folder."""
         rows = self._misplaced()
         if not rows:
             return 0
+        return self._relocate(self._durable_move(conn, self.ctx.db, rows))
+
+    def _durable_move(self, conn: Connection, db: Database, rows: list[dict]) -> list[tuple]:
+        """Sync the database, then move rows' messages by UID; return what happened per group.
+
+        Runs on whichever thread owns the connection, with that thread's database connection,
+        and writes nothing: _relocate records the outcome.
+        """
         # The move makes the IMAP copy invisible to the next poll, so every commit it relies
         # on must survive a power cut first.
-        make_durable(self.ctx.db)
-        moved = 0
+        make_durable(db)
         groups: dict[tuple[str, int, str], list[dict]] = defaultdict(list)
         for row in rows:
             groups[(row["folder"], row["uidvalidity"], self._target(row["state"]))].append(row)
+        outcomes: list[tuple] = []
+        selected = None
         for (source, uidvalidity, target), group in groups.items():
+            selected = source
             current = conn.select(source)
             if current != uidvalidity or any(r["uid"] < 0 for r in group):
-                self._lose_location(group, target, why=f"{source} has a new UIDVALIDITY {current}")
+                outcomes.append((group, target, None, None, f"{source} has a new UIDVALIDITY {current}"))
                 continue
-            uids = [r["uid"] for r in group]
-            target_validity, new_uids = conn.move(uids, target)
+            target_validity, new_uids = conn.move([r["uid"] for r in group], target)
+            outcomes.append((group, target, target_validity, new_uids, None))
+        if selected is not None and selected != self.folders.inbox:
+            conn.select(self.folders.inbox)  # the next search and IDLE are on the inbox
+        return outcomes
+
+    def _relocate(self, outcomes: list[tuple]) -> int:
+        """Record where moved messages now lie; return how many were moved."""
+        moved = 0
+        for group, target, target_validity, new_uids, lost in outcomes:
+            if lost:
+                self._lose_location(group, target, why=lost)
+                continue
             with transaction(self.ctx.db) as db:
                 for r in group:
                     messages.relocate(db, r["id"], folder=target, uidvalidity=target_validity,
                                       uid=new_uids.get(r["uid"]))
             moved += len(group)
-        if self.folders.inbox not in {g[0] for g in groups}:
-            return moved
-        conn.select(self.folders.inbox)
+        return moved
+
+    def _note_moves(self, moving: list[tuple[list[dict], Future]], *, wait: bool, failed_ok: bool = False) -> int:
+        """Record the moves the helper finished (all of them if wait), oldest first."""
+        moved = 0
+        while moving and (wait or moving[0][1].done()):
+            rows, future = moving.pop(0)
+            if failed_ok and future.exception() is not None:
+                continue
+            moved += self._relocate(future.result())
         return moved
 
     def _misplaced(self) -> list[dict]:
@@ -221,3 +296,51 @@ class Intake:
     def _set_watermark(self, folder: str, uidvalidity: int, last_uid: int) -> None:
         with transaction(self.ctx.db) as db:
             messages.set_watermark(db, folder, uidvalidity, last_uid)
+
+
+def _fetch(conn: Connection, db: Database, uids: list[int], size: int) -> list[Fetched]:
+    return list(conn.fetch_raw(uids, size))
+
+
+class _ImapRunner:
+    """Runs IMAP work (fn(conn, db, *args)) in the order submitted: on a helper thread, or
+    at once on the caller's thread when threaded is False.
+
+    While the helper exists it alone uses the connection (imaplib is not thread-safe); the
+    caller touches the connection again only after the with-block, which waits for every
+    job. The helper has a database connection of its own, opened on first use, as a SQLite
+    connection must not cross threads; the caller's thread uses the context's.
+    """
+
+    def __init__(self, conn: Connection, ctx: Context, *, threaded: bool) -> None:
+        self.conn = conn
+        self.ctx = ctx
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="imap") if threaded else None
+        self._helper_db: Database | None = None
+
+    def __enter__(self) -> "_ImapRunner":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.pool is not None:
+            self.pool.submit(self._close_helper_db)
+            self.pool.shutdown(wait=True)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(self._on_helper, fn, args)
+        future: Future = Future()
+        try:
+            future.set_result(fn(self.conn, self.ctx.db, *args))
+        except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result
+            future.set_exception(exc)
+        return future
+
+    def _on_helper(self, fn: Callable, args: tuple):
+        if self._helper_db is None:
+            self._helper_db = open_db(self.ctx.cfg.storage.database)
+        return fn(self.conn, self._helper_db, *args)
+
+    def _close_helper_db(self) -> None:
+        if self._helper_db is not None:
+            self._helper_db.close()

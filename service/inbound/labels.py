@@ -13,6 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
+# Compiled once, and skipped where they cannot change anything: split runs on every report.
+_SPACES = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
 @dataclass(frozen=True)
 class Field:
     name: str   # the data name, e.g. "customer"
@@ -41,7 +46,7 @@ class LabelSet:
             match = self.pattern.match(line)
             if match:
                 label = match[1]
-                name = self.names[re.sub(r"\s+", " ", label.lower())]
+                name = self.names.get(label.lower()) or self.names[_SPACES.sub(" ", label.lower())]
                 fields.append((name, label, [match[2].rstrip()], number))
             elif fields:
                 fields[-1][2].append(line.rstrip())
@@ -67,4 +72,4 @@ def _until_blank(lines: list[str]) -> list[str]:
 
 def _join(lines: list[str]) -> str:
     text = "\n".join(line.strip() for line in lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _BLANK_LINES.sub("\n\n", text).strip() if "\n\n\n" in text else text.strip()

@@ -26,9 +26,17 @@ class Recorded:
     new: bool  # False when this IMAP message was recorded before (a restart after a crash)
 
 
-def message_key(message_id: str, raw: bytes) -> str:
+def message_key(message_id: str, raw: bytes, digest: str | None = None) -> str:
     """Return the identity used to spot the same mail twice: its Message-ID, else a hash of its bytes."""
-    return message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    return message_id or "sha256:" + (digest or hashlib.sha256(raw).hexdigest())
+
+
+# Plain INSERT statements on the per-message path: sqlite-utils' insert() reads the schema
+# of the table (and of every view) on each call, which cost more than the insert itself.
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (message_id, folder, uidvalidity, uid, raw_sha256, size, sender, subject, sent_at, "
+    "received_at, updated_at, state, kind, reason, duplicate_of) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def record(db: Database, *, folder: str, uidvalidity: int, uid: int, raw: bytes, message_id: str,
@@ -42,20 +50,18 @@ def record(db: Database, *, folder: str, uidvalidity: int, uid: int, raw: bytes,
     digest = hashlib.sha256(raw).hexdigest()
     db.execute("INSERT OR IGNORE INTO raw_messages (sha256, size, bytes) VALUES (?, ?, ?)",
                [digest, len(raw), raw])
-    key = message_key(message_id, raw)
+    key = message_key(message_id, raw, digest)
     first = db.execute("SELECT id FROM messages WHERE message_id = ? ORDER BY id LIMIT 1", [key]).fetchone()
-    stamp = now()
-    row = {
-        "message_id": key, "folder": folder, "uidvalidity": uidvalidity, "uid": uid,
-        "raw_sha256": digest, "size": len(raw), "sender": sender, "subject": subject[:500],
-        "sent_at": sent_at, "received_at": stamp, "updated_at": stamp,
-        "state": "received", "reason": "", "duplicate_of": first[0] if first else None,
-    }
+    state, kind, reason, duplicate_of = "received", None, "", None
     if first:
-        row.update(state="ignored", kind="duplicate",
-                   reason=f"same Message-ID as message #{first[0]}: processed once only")
-    new_id = db["messages"].insert(row).last_pk
-    return Recorded(id=new_id, duplicate_of=row["duplicate_of"], new=True)
+        duplicate_of = first[0]
+        state, kind = "ignored", "duplicate"
+        reason = f"same Message-ID as message #{duplicate_of}: processed once only"
+    stamp = now()
+    new_id = db.execute(_INSERT_MESSAGE, [
+        key, folder, uidvalidity, uid, digest, len(raw), sender, subject[:500], sent_at,
+        stamp, stamp, state, kind, reason, duplicate_of]).lastrowid
+    return Recorded(id=new_id, duplicate_of=duplicate_of, new=True)
 
 
 def raw_bytes(db: Database, message: int) -> bytes:
@@ -105,8 +111,8 @@ def relocate(db: Database, message: int, *, folder: str, uidvalidity: int | None
 def audit(db: Database, *, subject: str, action: str, reason: str = "", actor: str = "",
           message: int | None = None) -> None:
     """Append one line to the audit log (in the caller's transaction)."""
-    db["audit"].insert({"at": now(), "message": message, "subject": subject, "action": action,
-                        "reason": reason, "actor": actor})
+    db.execute("INSERT INTO audit (at, message, subject, action, reason, actor) VALUES (?, ?, ?, ?, ?, ?)",
+               [now(), message, subject, action, reason, actor])
 
 
 def watermark(db: Database, folder: str) -> tuple[int, int] | None:

@@ -16,13 +16,19 @@ def save_report(db: Database, *, message: int, rep: str, unit: str, region: str,
                           [rep, report_date]).fetchone()
     if previous:
         db.execute("UPDATE reports SET current = 0 WHERE id = ?", [previous[0]])
-    report_id = db["reports"].insert({
-        "message": message, "rep": rep, "unit": unit, "region": region, "report_date": report_date,
-        "source": source, "current": 1, "created_at": now(),
-    }).last_pk
+    # Plain statements: sqlite-utils' insert() reads the table's schema on every call.
+    report_id = db.execute(
+        "INSERT INTO reports (message, rep, unit, region, report_date, source, current, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, 1, ?)", [message, rep, unit, region, report_date, source, now()]).lastrowid
     if previous:
         db.execute("UPDATE reports SET superseded_by = ? WHERE id = ?", [report_id, previous[0]])
-    db["visits"].insert_all([{"report": report_id, **visit} for visit in visits])
+    # Visits of one report normally share their columns: one executemany per set of columns.
+    by_columns: dict[tuple[str, ...], list[list]] = {}
+    for visit in visits:
+        by_columns.setdefault(tuple(visit), []).append([report_id, *visit.values()])
+    for columns, rows in by_columns.items():
+        names = ", ".join(f'"{c}"' for c in ("report", *columns))
+        db.conn.executemany(f"INSERT INTO visits ({names}) VALUES ({', '.join('?' * (len(columns) + 1))})", rows)
     return report_id, previous[0] if previous else None
 
 
