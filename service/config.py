@@ -11,6 +11,7 @@ import os
 import re
 import ssl
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,7 +22,8 @@ import yaml
 
 from .errors import ConfigError
 
-EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# Plain ASCII addresses only: they go into SMTP envelopes and headers without SMTPUTF8.
+EMAIL_RE = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 SECURITY_MODES = ("plain", "starttls", "tls")
 AUTH_MODES = ("password", "xoauth2")
 LANGUAGES = ("zh-CN", "en")
@@ -114,8 +116,8 @@ class Organisation:
     production: tuple[Person, ...]
     technical_department: tuple[Person, ...]
 
-    def people(self) -> dict[str, Person]:
-        """Return every configured person by lower-case email (reps win over other roles)."""
+    @cached_property
+    def _people(self) -> dict[str, Person]:
         found: dict[str, Person] = {}
         for unit in self.units.values():
             found.setdefault(unit.head.email, unit.head)
@@ -126,6 +128,10 @@ class Organisation:
             found.setdefault(p.email, p)
         found.update(self.reps)
         return found
+
+    def people(self) -> dict[str, Person]:
+        """Return every configured person by lower-case email (reps win over other roles)."""
+        return self._people
 
 
 @dataclass(frozen=True)
@@ -293,7 +299,7 @@ class _Reader:
         if value is None:
             return None
         if not EMAIL_RE.match(value):
-            self.fail(f"{key}.{name}", f"is not an email address: {value!r}")
+            self.fail(f"{key}.{name}", f"is not a plain (ASCII) email address: {value!r}")
             return None
         return value.lower()
 

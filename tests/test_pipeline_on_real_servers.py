@@ -130,7 +130,8 @@ def test_a_poison_message_is_quarantined_after_its_retries_while_the_mail_behind
     assert "the workflow broke on this message" in error
     assert [m.subject for m in folder_messages(mail_sandbox, SERVICE, "Quarantine")] == ["poison"]
     assert sorted(m.subject for m in folder_messages(mail_sandbox, SERVICE, "Processed")) == ["after 1", "after 2"]
-    actions = [r[0] for r in ctx.db.execute("SELECT action FROM audit WHERE message = 1 ORDER BY id")]
+    poison = ctx.db.execute("SELECT id FROM messages WHERE subject = 'poison'").fetchone()[0]
+    actions = [r[0] for r in ctx.db.execute("SELECT action FROM audit WHERE message = ? ORDER BY id", [poison])]
     assert actions == ["failed", "failed", "quarantined"]
 
 

@@ -8,6 +8,7 @@ silently drift apart.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -43,18 +44,23 @@ class Renderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates change with a deploy; a restart picks them up
         )
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one Renderer per process, templates fixed
+    def _has(self, relative: str) -> bool:
+        return (self.templates_dir / "mail" / relative).exists()
 
     def render(self, name: str, language: str, **variables: object) -> RenderedMail:
         """Render mail `name` in `language` (falling back to zh-CN) with the given variables."""
-        lang = language if (self.templates_dir / "mail" / name / f"{language}.txt").exists() else "zh-CN"
+        lang = language if self._has(f"{name}/{language}.txt") else "zh-CN"
         text = self.env.get_template(f"{name}/{lang}.txt").render(**variables)
         head, sep, body = text.partition("\n\n")
         if not sep or not head.startswith("Subject:"):
             raise VisitflowError(f"template mail/{name}/{lang}.txt must start with 'Subject: …' and a blank line")
         subject = " ".join(head[len("Subject:"):].split())
         body = body.strip() + "\n"
-        if (self.templates_dir / "mail" / name / f"{lang}.html").exists():
+        if self._has(f"{name}/{lang}.html"):
             html = self.env.get_template(f"{name}/{lang}.html").render(subject=subject, **variables)
         else:
             # Mails without their own HTML get their text, escaped, in the common layout.
