@@ -25,6 +25,7 @@ import contextlib
 import functools
 import html
 import os
+import random
 import re
 import secrets
 import shutil
@@ -38,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
+from urllib.parse import quote
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,17 +94,29 @@ class Sender:
     email: str
 
 
+# Besides config.yaml's three reps, the bench's config adds these, so that 10,000 reports
+# are mostly one per rep and working day (as in life) instead of replacing each other.
+EXTRA_REPS = 47
+REGIONS = (("east", "shanghai"), ("east", "hangzhou"), ("north", "beijing"))
+
+
+def extra_reps() -> list[dict]:
+    """Return the bench-only reps as config.yaml entries."""
+    return [{"name": f"巡访员{n:02d}", "email": f"rep{n:02d}@visitflow.test",
+             "unit": REGIONS[n % 3][0], "region": REGIONS[n % 3][1]} for n in range(1, EXTRA_REPS + 1)]
+
+
 @functools.cache
 def config_reps() -> tuple[Sender, ...]:
-    """Return config.yaml's reps, the known senders of every benchmark mail."""
+    """Return the reps of the bench's config: config.yaml's and the extra ones."""
     data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    return tuple(Sender(r["name"], r["email"]) for r in data["organisation"]["reps"])
+    return tuple(Sender(r["name"], r["email"]) for r in data["organisation"]["reps"] + extra_reps())
 
 
 def report_text(i: int, day: date) -> str:
-    """Return the body of report i: one visit, every fifth report two."""
+    """Return the body of report i: 2 to 4 visits."""
     blocks = []
-    for v in range(2 if i % 5 == 4 else 1):
+    for v in range(2 + i % 3):
         k = i * 7 + v * 3
         hour, minute = 8 + (k % 9), (0, 15, 30, 45)[k % 4]
         lines = [f"客户名称：{CUSTOMERS[k % len(CUSTOMERS)]}",
@@ -168,7 +182,18 @@ def make_report(i: int, *, senders: Sequence[Sender] | None = None) -> bytes:
     if mailer:
         head.append(f"X-Mailer: {mailer}")
     crlf_text = text.replace("\n", "\r\n")
-    if variant == 3:
+    if i % 8 == 5:
+        # Every eighth report carries a customer card (客户卡), as Foxmail attaches a photo.
+        boundary = f"----=_Mixed_{i:07d}_bench"
+        card = random.Random(i).randbytes(20_000 + i % 7 * 1_000)
+        name = f"客户卡-{i:05d}.jpg"
+        body = (f"--{boundary}\r\nContent-Type: text/plain; charset={label}\r\n"
+                f"Content-Transfer-Encoding: base64\r\n\r\n{_b64(crlf_text.encode(codec))}"
+                f"--{boundary}\r\nContent-Type: image/jpeg; name=\"{_word(name, 'utf-8', 'utf-8')}\"\r\n"
+                f"Content-Disposition: attachment; filename*=utf-8''{quote(name)}\r\n"
+                f"Content-Transfer-Encoding: base64\r\n\r\n{_b64(card)}--{boundary}--\r\n")
+        head.append(f'Content-Type: multipart/mixed; boundary="{boundary}"')
+    elif variant == 3:
         boundary = f"----=_Part_{i:07d}_bench"
         body = (f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 f"Content-Transfer-Encoding: base64\r\n\r\n{_b64(crlf_text.encode())}"
@@ -328,13 +353,18 @@ def baseline_download(box, bulk: int) -> tuple[int, int, float, float]:
 
 def db_counts(path: Path) -> dict[str, object]:
     if not path.exists():
-        return {"messages": 0, "states": {}, "outbox": {}}
+        return {"messages": 0, "states": {}, "outbox": {}, "reports": 0, "replaced": 0, "visits": 0,
+                "customer_cards": 0}
     with contextlib.closing(sqlite3.connect(path)) as db:
         return {
             "messages": db.execute("SELECT COUNT(*) FROM messages").fetchone()[0],
             "states": dict(db.execute("SELECT state || ':' || COALESCE(kind, '-'), COUNT(*) FROM messages "
                                       "GROUP BY 1 ORDER BY 2 DESC")),
             "outbox": dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")),
+            "reports": db.execute("SELECT COUNT(*) FROM reports").fetchone()[0],
+            "replaced": db.execute("SELECT COUNT(*) FROM reports WHERE current = 0").fetchone()[0],
+            "visits": db.execute("SELECT COUNT(*) FROM visits").fetchone()[0],
+            "customer_cards": db.execute("SELECT COUNT(*) FROM customer_cards WHERE kept = 1").fetchone()[0],
         }
 
 
@@ -396,7 +426,9 @@ def _wait_for_line(proc: subprocess.Popen, log: Path, text: str, *, timeout: flo
 def write_config(path: Path, data_dir: Path, box) -> None:
     """Write config.yaml with its own database and the sandbox's ports."""
     data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    data["storage"] = {"database": str(data_dir / "visitflow.db"), "reports_dir": str(data_dir / "reports")}
+    data["storage"] = {"database": str(data_dir / "visitflow.db"), "reports_dir": str(data_dir / "reports"),
+                       "cards_dir": str(data_dir / "cards")}
+    data["organisation"]["reps"] += extra_reps()
     data["imap"]["port"] = box.imap_port
     data["smtp"]["port"] = box.smtp_port
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -412,8 +444,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     data_dir.mkdir()
     (tmp / "sbx").mkdir()
     cfg = load_config(REPO / "config.yaml")
-    users = [cfg.service_address, *cfg.organisation.people()]
-    reps = list(cfg.organisation.reps)
+    reps = [r.email for r in config_reps()]
+    users = [cfg.service_address, *cfg.organisation.people(), *reps[len(cfg.organisation.reps):]]
     box = Sandbox(tmp / "sbx", imap_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
                   users=users, password=secrets.token_urlsafe(12))
     failures: list[str] = []
@@ -466,6 +498,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             if not ok:
                 failures.append(f"{what}: got {value}")
         say(f"  messages by state:kind {counts['states']}; outbox {counts['outbox']}")
+        say(f"  stored: {counts['reports']} reports ({counts['replaced']} replaced by a resend), "
+            f"{counts['visits']} visits, {counts['customer_cards']} customer cards")
         if failures:
             raise _Abort  # a rate of a run that lost or left mail means nothing
 
