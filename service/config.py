@@ -161,7 +161,6 @@ class Policy:
     trusted_authserv_id: str | None = None
     max_attempts: int = 3  # processing attempts before a message is quarantined
     retry_seconds: float = 30.0  # wait before retrying a message whose processing failed
-    max_message_bytes: int = 25 * 1024 * 1024
     max_attachment_bytes: int = 10 * 1024 * 1024  # a larger customer card is refused
     max_unzipped_bytes: int = 50 * 1024 * 1024  # an archive that would expand beyond is refused
 
@@ -478,8 +477,6 @@ def _policy(r: _Reader, data: Any, units: dict[str, Unit]) -> Policy:
         trusted_authserv_id=r.str(data, "trusted_authserv_id", "policy", required=False),
         max_attempts=r.int(data, "max_attempts", "policy", default=3, low=1, high=100),
         retry_seconds=r.number(data, "retry_seconds", "policy", default=30.0),
-        max_message_bytes=r.int(data, "max_message_bytes", "policy", default=25 * 1024 * 1024,
-                                low=1024),
         max_attachment_bytes=r.int(data, "max_attachment_bytes", "policy", default=10 * 1024 * 1024,
                                    low=1024),
         max_unzipped_bytes=r.int(data, "max_unzipped_bytes", "policy", default=50 * 1024 * 1024,
