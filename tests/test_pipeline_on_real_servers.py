@@ -267,3 +267,20 @@ def test_every_corpus_message_passes_through_the_daemon_and_automatic_mail_is_ig
     # Strangers are never answered: the only mail sent goes to configured people.
     assert ctx.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
     assert folder_messages(mail_sandbox, SERVICE, "INBOX") == []
+
+
+def test_mail_delivered_just_before_idle_starts_wakes_it_at_once(mail_sandbox, mail_env, cfg):
+    # Dovecot reports such mail in the same packet as "+ idling": it must not wait for a keepalive.
+    conn = Connection(cfg.imap)
+    try:
+        conn.select("INBOX")
+        for i in range(3):
+            conn.uids_after(0)  # the daemon's last command before IDLE
+            smtp_send(mail_sandbox, make_mail(sender=REP, subject=f"just before idle {i}"))
+            wait_for(lambda: len(folder_messages(mail_sandbox, SERVICE)) == i + 1, what="delivery")
+            time.sleep(0.2)
+            started = time.monotonic()
+            conn.idle_wait(10)
+            assert time.monotonic() - started < 2, f"round {i}: IDLE slept on a reported change"
+    finally:
+        conn.close()

@@ -158,7 +158,10 @@ class Connection:
         idle.start()
         self.idling = True
         try:
-            responses = idle.poll(timeout=timeout)
+            # Dovecot sends a change that happened just before IDLE ("* 5 EXISTS") in the same
+            # packet as "+ idling"; imaplib has then read it into its buffer, where a wait on
+            # the socket never sees it, and the mail would sit until the next keepalive.
+            responses = [b"(buffered)"] if self._buffered() else idle.poll(timeout=timeout)
         except BaseException:
             # Mid-IDLE the server expects DONE, not LOGOUT: the connection can only be dropped.
             self.broken = True
@@ -171,6 +174,19 @@ class Connection:
         if any(line.startswith(b"* BYE") for line in responses):
             raise MailboxError(f"IMAP server said goodbye: {responses[-1]!r}")
         return responses
+
+    def _buffered(self) -> bool:
+        """Tell whether imaplib has already read server data that nobody has consumed yet."""
+        client = self.box.client
+        sock = client.sock
+        old = sock.gettimeout()
+        sock.settimeout(0)  # peek() must not block when the buffer is empty
+        try:
+            return bool(client.file.peek(1))
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return False
+        finally:
+            sock.settimeout(old)
 
     def noop(self) -> None:
         """Check that the connection is alive."""
