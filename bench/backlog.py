@@ -26,7 +26,6 @@ import functools
 import html
 import os
 import random
-import re
 import secrets
 import shutil
 import signal
@@ -42,15 +41,11 @@ from email.utils import format_datetime
 from urllib.parse import quote
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from common import (PASSWORD_ENV, REPO, SERVICE_ADDRESS, log_problems, login, proc_status, say,  # noqa: I001
+                    write_config)
 
-import yaml  # noqa: E402 - after the path set-up, so the script runs from any folder
+import yaml  # noqa: E402
 from imap_tools import MailBoxUnencrypted  # noqa: E402
-
-PASSWORD_ENV = "VISITFLOW_IMAP_PASSWORD"
-SERVICE_ADDRESS = "visits@visitflow.test"
 REPORT_DAY = date(2026, 11, 26)
 CST = timezone(timedelta(hours=8))
 TARGET_RATIO = 0.5
@@ -212,10 +207,6 @@ def make_report(i: int, *, senders: Sequence[Sender] | None = None) -> bytes:
 
 # -- helpers --------------------------------------------------------------------------------
 
-def say(line: str = "") -> None:
-    print(line, flush=True)
-
-
 def visitflow_command(config: Path, *args: str, profile: Path | None = None) -> list[str]:
     """Return the argv of `visitflow --config config args…` (under cProfile when asked).
 
@@ -250,32 +241,12 @@ def run_timed(argv: list[str], env: dict[str, str], log: Path) -> Timed:
                  log.read_text(encoding="utf-8", errors="replace"))
 
 
-def login(box, user: str, timeout: float = 60) -> MailBoxUnencrypted:
-    return MailBoxUnencrypted("127.0.0.1", box.imap_port, timeout=timeout).login(user, box.password, initial_folder=None)
-
-
 def folder_counts(box, user: str, folder: str) -> dict[str, int]:
     """Return MESSAGES and UNSEEN of folder (zeros if it does not exist)."""
     with login(box, user) as mb:
         if not mb.folder.exists(folder):
             return {"MESSAGES": 0, "UNSEEN": 0}
         return mb.folder.status(folder, ["MESSAGES", "UNSEEN"])
-
-
-def log_problems(text: str, limit: int = 5) -> tuple[int, int, list[str]]:
-    """Count WARNING and ERROR/Traceback lines of a log; return them and the first few."""
-    warnings = errors = 0
-    shown: list[str] = []
-    for line in text.splitlines():
-        if " WARNING " in line:
-            warnings += 1
-        elif " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback"):
-            errors += 1
-        else:
-            continue
-        if len(shown) < limit:
-            shown.append(line[:300])
-    return warnings, errors, shown
 
 
 def report_log(name: str, text: str, *, code: int | None = 0) -> None:
@@ -299,12 +270,6 @@ def proc_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     # After the command name: state is field 3, so utime (14) and stime (15) sit at 11 and 12.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_status(pid: int, key: str) -> int:
-    """Return the number of a /proc/PID/status line (kB for memory lines); -1 if absent."""
-    match = re.search(rf"^{key}:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
-    return int(match[1]) if match else -1
 
 
 # Frames every call passes through (interpreter start, click, the CLI): they top any
@@ -423,17 +388,6 @@ def _wait_for_line(proc: subprocess.Popen, log: Path, text: str, *, timeout: flo
     return True
 
 
-def write_config(path: Path, data_dir: Path, box) -> None:
-    """Write config.yaml with its own database and the sandbox's ports."""
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    data["storage"] = {"database": str(data_dir / "visitflow.db"), "reports_dir": str(data_dir / "reports"),
-                       "cards_dir": str(data_dir / "cards")}
-    data["organisation"]["reps"] += extra_reps()
-    data["imap"]["port"] = box.imap_port
-    data["smtp"]["port"] = box.smtp_port
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
 def bench(args: argparse.Namespace, tmp: Path) -> int:
     from service.config import load_config
     from service.sandbox import Sandbox, ensure_installed, free_port
@@ -455,7 +409,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         say(f"sandbox: IMAP 127.0.0.1:{box.imap_port}, SMTP 127.0.0.1:{box.smtp_port}, "
             f"{len(users)} users, in {tmp} (started in {time.perf_counter() - started:.1f} s)")
         config = tmp / "config.yaml"
-        write_config(config, data_dir, box)
+        write_config(config, data_dir, box, extra_reps=extra_reps())
         env = {**os.environ, PASSWORD_ENV: box.password}
         env.pop("VISITFLOW_CONFIG", None)
 

@@ -22,6 +22,11 @@ IDLE on the service mailbox (imap-tools `idle.start()` / `idle.poll()` until an 
 `--samples` samples `--dense-gap` apart. Also `delivery`: the same submission seen by the
 STATUS poller (no IDLE) – Postfix → LMTP → Maildir alone.
 
+Where the time goes: while the daemon runs, a passive read-only IDLE on the service mailbox
+notes when Dovecot announces each request (`--no-observe` leaves it out); with the daemon
+log's timestamps (request processed, routed mail sent) that splits each sample into delivery
++ IDLE notify, the daemon's own work, its SMTP send, and Postfix → LMTP to the approver.
+
 Targets: p95 ≤ 1.2 × the floor's p95 (issue 4) and p95 ≤ 1 s (spec §7). Exit status 1 only
 on a correctness failure (a request not routed within `--timeout`, a duplicate or missing
 approver mail, the daemon dying), never on a timing.
@@ -56,15 +61,10 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from common import (PASSWORD_ENV, REPO, SERVICE_ADDRESS, code_version, log_problems, login,  # noqa: I001
+                    proc_status, say, write_config)
 
-import yaml  # noqa: E402 - after the path set-up, so the script runs from any folder
-from imap_tools import AND, MailBoxUnencrypted  # noqa: E402
-
-PASSWORD_ENV = "VISITFLOW_IMAP_PASSWORD"
-SERVICE_ADDRESS = "visits@visitflow.test"
+from imap_tools import AND  # noqa: E402
 REQUESTER = "li.lei@visitflow.test"
 APPROVER = "wang.fang@visitflow.test"  # head of li.lei's unit (east) in config.yaml
 SUBJECT = "礼品申请"
@@ -76,58 +76,14 @@ TARGET_P95_S = 1.0
 # -- helpers --------------------------------------------------------------------------------
 
 
-def say(line: str = "") -> None:
-    print(line, flush=True)
-
-
-def login(box, user: str, timeout: float = 30) -> MailBoxUnencrypted:
-    return MailBoxUnencrypted("127.0.0.1", box.imap_port, timeout=timeout).login(user, box.password,
-                                                                                  initial_folder=None)
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile: the smallest value with at least q of the values at or below it."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def proc_status(pid: int, key: str) -> int:
-    """Return the number of a /proc/PID/status line (kB for memory lines); -1 if absent."""
-    try:
-        match = re.search(rf"^{key}:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
-    except OSError:
-        return -1
-    return int(match[1]) if match else -1
-
-
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def log_problems(text: str, limit: int = 5) -> tuple[int, int, list[str]]:
-    """Count WARNING and ERROR/Traceback lines of a log; return them and the first few."""
-    warnings = errors = 0
-    shown: list[str] = []
-    for line in text.splitlines():
-        if " WARNING " in line:
-            warnings += 1
-        elif " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback"):
-            errors += 1
-        else:
-            continue
-        if len(shown) < limit:
-            shown.append(line[:300])
-    return warnings, errors, shown
-
-
-def write_config(path: Path, data_dir: Path, box) -> None:
-    """Write config.yaml with its own database and the sandbox's ports."""
-    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    data["storage"] = {"database": str(data_dir / "visitflow.db"), "reports_dir": str(data_dir / "reports"),
-                       "cards_dir": str(data_dir / "cards")}
-    data["imap"]["port"] = box.imap_port
-    data["smtp"]["port"] = box.smtp_port
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def gift_request(label: str) -> tuple[str, bytes]:
@@ -545,6 +501,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     box = Sandbox(tmp / "sbx", imap_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
                   users=users, password=secrets.token_urlsafe(12))
     run = Run(args, box, tmp / "daemon.log")
+    version = code_version()
     failures: list[str] = []
     warm: list[Sample] = []
     dense: list[Sample] = []
@@ -559,7 +516,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     box.start()
     try:
         say(f"sandbox: IMAP 127.0.0.1:{box.imap_port}, SMTP 127.0.0.1:{box.smtp_port}, {len(users)} users, "
-            f"in {tmp} (started in {time.perf_counter() - started:.1f} s); load average {load()}")
+            f"in {tmp} (started in {time.perf_counter() - started:.1f} s); load average {load()}; code {version}")
         config = tmp / "config.yaml"
         write_config(config, data_dir, box)
         env = {**os.environ, PASSWORD_ENV: box.password}
@@ -689,6 +646,9 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     say("\n=== summary " + "=" * 70)
     say(f"gift request by SMTP → routed mail in {APPROVER}'s INBOX (poll every {args.poll_interval * 1000:.0f} ms); "
         f"load average {load()}")
+    now_version = code_version()
+    say(f"  code {version}" + (f" at the start, {now_version} at the end: the tree changed during the run"
+                               if now_version != version else ""))
     if warm:
         say(f"  {'warm-up (1st request)':<26} {warm[0].latency_s * 1000:.1f} ms (not in the figures below)")
     say(stats_line("dense (gap %gs)" % args.dense_gap, [s.latency_s for s in dense], floor_p95))

@@ -42,7 +42,7 @@ def base_config_data() -> dict:
 
 
 @pytest.fixture(scope="session")
-def mail_sandbox() -> Iterator["Sandbox"]:
+def mail_sandbox() -> Iterator:
     """Start Dovecot + Postfix for the whole test session and stop them (by PID) at the end."""
     from service.sandbox import Sandbox, ensure_installed, free_port
 

@@ -7,8 +7,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
-
 from service.inbound.imap import Connection
 from service.inbound.intake import Intake
 from service.workflows import Outcome, default_handlers

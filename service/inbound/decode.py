@@ -376,7 +376,7 @@ def _decode_words(value: str, problems: list[str] | None, where: str) -> str:
     group_bytes: list[bytes] = []
 
     def flush() -> None:
-        nonlocal group_bytes, group_label
+        nonlocal group_bytes
         if group_bytes:
             text, lossless, unknown = _decode(b"".join(group_bytes), group_label)
             if problems is not None:
