@@ -10,6 +10,9 @@ SIGTERM and SIGINT end all three cleanly; an interrupted IDLE is simply closed.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
 import signal
 import threading
@@ -28,6 +31,31 @@ log = logging.getLogger("visitflow.daemon")
 MAX_BACKOFF = 60.0
 POLL_WITHOUT_IDLE = 30.0  # seconds between polls on a server without IDLE
 SENDER_WAKEUP = 30.0  # the sender also looks for due retries this often
+QUIET_SECONDS = 2.0  # after this long without new mail, memory is given back
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the system.
+
+    lxml (the Word forms) makes many small allocations that fragment glibc's heap: a daemon
+    that had filled 60 gift forms sat at 80+ MB resident although the memory was free, and
+    malloc_trim brought a process back from 77 to 30 MB. About 20 ms, so it runs when the
+    mailbox has been quiet for a moment, never on the way from a mail to its answer.
+    """
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 class Daemon:
@@ -39,6 +67,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.conn: Connection | None = None
         self._threads: list[threading.Thread] = []
+        self._heap_dirty = False  # mail was processed since memory was last given back
         self.scheduler = Scheduler(ctx)
 
     def run(self) -> None:
@@ -116,7 +145,14 @@ class Daemon:
                 wait = min(wait, max(intake.seconds_to_retry(), 0.5))
             if self.stopping.is_set():
                 return
-            if conn.has_idle:
+            if result.fetched:
+                self._heap_dirty = True
+            if conn.has_idle and self._heap_dirty:
+                # Give memory back once things are quiet, not while a reply is on its way.
+                if not conn.idle_wait(min(wait, QUIET_SECONDS)):
+                    release_memory()
+                    self._heap_dirty = False
+            elif conn.has_idle:
                 # Every wake-up, empty or not, is followed by a search for new UIDs: a
                 # keepalive can hide an EXISTS that stop() swallowed.
                 conn.idle_wait(wait)

@@ -15,9 +15,6 @@ folded to newlines, and characters XML cannot hold are shown as U+FFFD. docxtpl 
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import ctypes.util
 import io
 import re
 from collections.abc import Mapping
@@ -75,32 +72,7 @@ def _render(path: Path, data: Mapping) -> bytes:
                               problems=[f"template: {path}"]) from exc
     out = io.BytesIO()
     document.save(out)
-    del document
-    _give_back_memory()
     return out.getvalue()
-
-
-def _give_back_memory() -> None:
-    """Return freed heap to the system after a render.
-
-    lxml's many small allocations fragment glibc's heap: a long-running daemon that filled 60
-    forms sat at 80+ MB resident although the memory was free (malloc_trim brought it back to
-    30 MB). Trimming after each form keeps the idle daemon small; elsewhere it does nothing.
-    """
-    if _LIBC is not None:
-        gc.collect()  # the document's lxml trees sit in reference cycles
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
 
 
 def _clean(value):
