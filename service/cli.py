@@ -6,6 +6,7 @@ is imported by the rest of the package.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -238,10 +239,19 @@ def sandbox() -> None:
 def _sandbox(ctx: click.Context):
     from .sandbox import Sandbox
 
+    from .sandbox import MAX_ROOT_LEN
+
     cfg = _config(ctx)
-    root = cfg.path.parent / "var" / "sandbox"
-    root.mkdir(parents=True, exist_ok=True)
-    password = sandbox_password(root, cfg.imap.password_env)
+    state = cfg.path.parent / "var" / "sandbox"
+    state.mkdir(parents=True, exist_ok=True)
+    password = sandbox_password(state, cfg.imap.password_env)
+    # The servers' sockets live under the root, whose path must stay short (socket path
+    # limits): a checkout deep in the file system gets its sandbox under /var/tmp instead.
+    root = state
+    if len(str(state)) > MAX_ROOT_LEN:
+        digest = hashlib.sha1(str(state).encode()).hexdigest()[:10]
+        root = Path("/var/tmp") / f"visitflow-sandbox-{digest}"
+        root.mkdir(mode=0o755, exist_ok=True)
     users = [cfg.service_address, *cfg.organisation.people()]
     return Sandbox(root, imap_port=cfg.imap.port, lmtp_port=cfg.imap.port + 1, smtp_port=cfg.smtp.port,
                    users=users, password=password)
@@ -271,7 +281,8 @@ def sandbox_start(ctx: click.Context) -> None:
     box = _sandbox(ctx)
     box.start()
     click.echo(f"sandbox running in {box.root}: IMAP 127.0.0.1:{box.imap_port}, SMTP 127.0.0.1:{box.smtp_port}; "
-               f"password in {box.root / 'password'} (or ${_config(ctx).imap.password_env})")
+               f"password in {_config(ctx).path.parent / 'var' / 'sandbox' / 'password'} "
+               f"(or ${_config(ctx).imap.password_env})")
 
 
 @sandbox.command("stop")

@@ -46,7 +46,7 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 # Unix sockets live under the root; their paths must fit in sun_path (108 bytes) with room
 # for Dovecot's longest socket name ("login/imap-urlauth-worker" under dovecot/run/).
-_MAX_ROOT_LEN = 64
+MAX_ROOT_LEN = 64
 # Extensions for the private CA and the server certificate (what a strict verifier wants:
 # a CA that may only sign, a leaf that is no CA, names in subjectAltName, key identifiers).
 _OPENSSL_CONF = """\
@@ -110,8 +110,8 @@ class Sandbox:
                  users: Iterable[str], password: str, tls: bool = False,
                  imaps_port: int | None = None, smtps_port: int | None = None) -> None:
         self._root = Path(root).resolve()
-        if len(str(self._root)) > _MAX_ROOT_LEN:
-            raise ValueError(f"root path too long for unix sockets (max {_MAX_ROOT_LEN} chars): {self._root}")
+        if len(str(self._root)) > MAX_ROOT_LEN:
+            raise ValueError(f"root path too long for unix sockets (max {MAX_ROOT_LEN} chars): {self._root}")
         if ":" in password or "\n" in password or not password:
             raise ValueError("password must be non-empty and hold no ':' or newline (passwd-file format)")
         if tls and not (imaps_port and smtps_port):
