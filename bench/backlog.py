@@ -27,12 +27,10 @@ import html
 import os
 import random
 import secrets
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,8 +39,8 @@ from email.utils import format_datetime
 from urllib.parse import quote
 from pathlib import Path
 
-from common import (PASSWORD_ENV, REPO, SERVICE_ADDRESS, log_problems, login, proc_status, say,  # noqa: I001
-                    write_config)
+from common import (PASSWORD_ENV, REPO, SERVICE_ADDRESS, log_problems, login, proc_status,  # noqa: I001
+                    run_as_root_in_tempdir, say, write_config)
 
 import yaml  # noqa: E402
 from imap_tools import MailBoxUnencrypted  # noqa: E402
@@ -526,19 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
-    if os.geteuid() != 0:
-        print("bench/backlog.py: the mail sandbox needs root (Postfix starts only as root)", file=sys.stderr)
-        return 2
-    # A short path: the sandbox keeps unix sockets under it (sun_path holds 108 bytes).
-    tmp = Path(tempfile.mkdtemp(prefix="vf-bench-", dir="/tmp"))
-    tmp.chmod(0o755)
-    try:
-        return bench(args, tmp)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}", flush=True)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_as_root_in_tempdir("backlog.py", "vf-bench-", lambda tmp: bench(args, tmp), keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,3 +78,20 @@ def code_version() -> str:
         return commit + ("-dirty" if git("status", "--porcelain", "--", "service", "templates", "config.yaml") else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def run_as_root_in_tempdir(name: str, prefix: str, bench: Callable[[Path], int], *, keep: bool) -> int:
+    """Run bench(tmp) in a fresh temporary folder (kept when asked); refuse without root."""
+    if os.geteuid() != 0:
+        print(f"bench/{name}: the mail sandbox needs root (Postfix starts only as root)", file=sys.stderr)
+        return 2
+    # A short path: the sandbox keeps unix sockets under it (sun_path holds 108 bytes).
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    tmp.chmod(0o755)
+    try:
+        return bench(tmp)
+    finally:
+        if keep:
+            print(f"kept {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -43,14 +43,12 @@ import os
 import re
 import secrets
 import select
-import shutil
 import signal
 import smtplib
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -62,7 +60,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from common import (PASSWORD_ENV, REPO, SERVICE_ADDRESS, code_version, log_problems, login,  # noqa: I001
-                    proc_status, say, write_config)
+                    proc_status, run_as_root_in_tempdir, say, write_config)
 
 from imap_tools import AND  # noqa: E402
 REQUESTER = "li.lei@visitflow.test"
@@ -725,19 +723,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--samples must be at least 1")
     if not 0 < args.poll_interval <= 0.01:
         parser.error("--poll-interval must be above 0 and at most 0.01")
-    if os.geteuid() != 0:
-        print("bench/gift_latency.py: the mail sandbox needs root (Postfix starts only as root)", file=sys.stderr)
-        return 2
-    # A short path: the sandbox keeps unix sockets under it (sun_path holds 108 bytes).
-    tmp = Path(tempfile.mkdtemp(prefix="vf-gift-", dir="/tmp"))
-    tmp.chmod(0o755)
-    try:
-        return bench(args, tmp)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}", flush=True)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return run_as_root_in_tempdir("gift_latency.py", "vf-gift-", lambda tmp: bench(args, tmp), keep=args.keep)
 
 
 if __name__ == "__main__":

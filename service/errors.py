@@ -6,6 +6,8 @@ and exits non-zero instead of showing a traceback.
 
 from __future__ import annotations
 
+import ssl
+
 
 class VisitflowError(Exception):
     """Base of every error a user can cause and fix."""
@@ -29,3 +31,16 @@ class MailboxError(VisitflowError):
 
 class NotFound(VisitflowError):
     """A message, job or record named on the command line does not exist."""
+
+
+def connection_problem(exc: BaseException, *, ca_file: object, key: str) -> str:
+    """Describe a failed mail-server connection; a TLS failure with its reason and the CAs trusted.
+
+    key is the config section ("imap" or "smtp") whose ca_file the reader may need to set.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        trusted = ca_file or f"the system's (name the server's CA bundle in {key}.ca_file)"
+        return f"TLS certificate verification failed: {exc.verify_message or exc.reason}; trusted CAs: {trusted}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc}"
+    return str(exc) or type(exc).__name__

@@ -20,7 +20,7 @@ from imap_tools.errors import MailboxFolderCreateError
 from imap_tools.utils import encode_folder
 
 from ..config import Imap
-from ..errors import MailboxError
+from ..errors import MailboxError, connection_problem
 
 log = logging.getLogger(__name__)
 
@@ -223,17 +223,7 @@ def _open(s: Imap):
             return MailBoxStartTls(s.host, s.port, timeout=s.timeout, ssl_context=context)
         return MailBoxUnencrypted(s.host, s.port, timeout=s.timeout)
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot connect to {where}: {_tls_problem(exc, s.ca_file)}") from exc
-
-
-def _tls_problem(exc: BaseException, ca_file) -> str:
-    """Describe a connection error; a TLS failure with its reason and the CAs it trusted."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        trusted = ca_file or "the system's (name the server's CA bundle in imap.ca_file)"
-        return f"TLS certificate verification failed: {exc.verify_message or exc.reason}; trusted CAs: {trusted}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {exc}"
-    return str(exc) or type(exc).__name__
+        raise MailboxError(f"cannot connect to {where}: {connection_problem(exc, ca_file=s.ca_file, key='imap')}") from exc
 
 
 def _quote(folder: str) -> bytes:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlite_utils import Database
 
 from ..config import MailServer
+from ..errors import connection_problem
 from ..store.db import now, transaction
 
 log = logging.getLogger(__name__)
@@ -51,14 +52,14 @@ def connect(server: MailServer) -> smtplib.SMTP:
         else:
             client = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
     except ssl.SSLError as exc:
-        raise TlsError(f"cannot connect to {where}: {_tls_problem(exc, server.ca_file)}") from exc
+        raise TlsError(f"cannot connect to {where}: {connection_problem(exc, ca_file=server.ca_file, key='smtp')}") from exc
     try:
         client.ehlo()
         if server.security == "starttls":
             try:
                 client.starttls(context=context)
             except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
-                raise TlsError(f"cannot connect to {where}: {_tls_problem(exc, server.ca_file)}") from exc
+                raise TlsError(f"cannot connect to {where}: {connection_problem(exc, ca_file=server.ca_file, key='smtp')}") from exc
             client.ehlo()
         if server.user:
             secret = server.secret()
@@ -71,16 +72,6 @@ def connect(server: MailServer) -> smtplib.SMTP:
         client.close()
         raise
     return client
-
-
-def _tls_problem(exc: BaseException, ca_file) -> str:
-    """Describe a TLS failure with its reason and the CAs it trusted."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        trusted = ca_file or "the system's (name the server's CA bundle in smtp.ca_file)"
-        return f"TLS certificate verification failed: {exc.verify_message or exc.reason}; trusted CAs: {trusted}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {exc}"
-    return str(exc) or type(exc).__name__
 
 
 def backoff(attempts: int) -> timedelta:
