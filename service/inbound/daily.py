@@ -15,7 +15,7 @@ from .decode import Attachment, DecodedMessage
 from .labels import Field, LabelSet
 from .quotes import own_text
 from .values import VisitTime, parse_date, parse_visit_time
-from .wordform import FormError, is_daily_form, read_daily_form
+from .wordform import DAILY_COLUMNS, FormError, is_daily_form, read_daily_form
 
 DAILY_LABELS = LabelSet({
     "date": ("日期", "报告日期", "日报日期", "Date", "Report date"),
@@ -31,8 +31,7 @@ DAILY_LABELS = LabelSet({
     "tech_issue": ("技术问题", "Technical issue", "Technical issues", "Tech issue"),
     "urgent": ("紧急", "紧急事项", "紧急情况", "Urgent", "Urgent matter"),
 })
-VISIT_FIELDS = ("customer", "visited_at", "feedback", "market", "effect", "handled", "other", "stock",
-                "products", "tech_issue", "urgent")
+VISIT_FIELDS = tuple(name for name, _, _ in DAILY_COLUMNS)  # spec §4, in the form's order
 CONTENT_FIELDS = ("feedback", "market", "effect", "handled")
 
 URGENT_CATEGORIES = {
