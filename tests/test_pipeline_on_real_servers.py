@@ -282,3 +282,35 @@ def test_mail_delivered_just_before_idle_starts_wakes_it_at_once(mail_sandbox, m
             assert time.monotonic() - started < 2, f"round {i}: IDLE slept on a reported change"
     finally:
         conn.close()
+
+
+def test_on_a_server_without_idle_the_daemon_polls_and_still_answers(mail_sandbox, mail_env, cfg, monkeypatch):
+    import threading
+
+    import service.daemon as daemon_module
+    from service.context import Context
+
+    class WithoutIdle(Connection):
+        def _login(self) -> None:
+            super()._login()
+            self.capabilities.discard("IDLE")
+
+    monkeypatch.setattr(daemon_module, "POLL_WITHOUT_IDLE", 0.5)
+    running: dict = {}
+
+    def serve() -> None:
+        running["daemon"] = daemon_module.Daemon(Context.open(cfg), connect=WithoutIdle)
+        running["daemon"].run()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: db_rows(cfg, "SELECT value FROM service_state WHERE key = 'last_imap_contact'"),
+                 what="the first poll")
+        smtp_send(mail_sandbox, make_mail(sender=REP, subject="polled, not idled"))
+        wait_for(lambda: states(cfg).get("rejected") == 1, timeout=10, what="the polled mail to be processed")
+        wait_for(lambda: folder_messages(mail_sandbox, REP), what="the reply")
+    finally:
+        running["daemon"].stop()
+        thread.join(15)
+    assert not thread.is_alive()
