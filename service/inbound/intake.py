@@ -266,10 +266,8 @@ class Intake:
         return moved
 
     def _misplaced(self) -> list[dict]:
-        return list(self.ctx.db.query(
-            "SELECT id, folder, uidvalidity, uid, state FROM messages WHERE state != 'received' "
-            "AND folder != CASE state WHEN 'quarantined' THEN ? ELSE ? END ORDER BY folder, uid",
-            [self.folders.quarantine, self.folders.processed]))
+        return messages.misplaced(self.ctx.db, processed=self.folders.processed,
+                                  quarantine=self.folders.quarantine)
 
     def _target(self, state: str) -> str:
         return self.folders.quarantine if state == "quarantined" else self.folders.processed

@@ -95,11 +95,12 @@ def settle(db: Database, message: int, *, state: str, kind: str | None, reason: 
         [state, kind, reason, error, attempts_delta, now(), message])
 
 
-def misplaced(db: Database, folder: str, uidvalidity: int) -> list[dict]:
-    """Return settled messages still lying in folder (the move after their commit is due)."""
+def misplaced(db: Database, *, processed: str, quarantine: str) -> list[dict]:
+    """Return settled messages not yet in their state's folder (the move after their commit is due)."""
     return list(db.query(
-        "SELECT id, uid, state FROM messages WHERE folder = ? AND uidvalidity = ? "
-        "AND state != 'received' ORDER BY uid", [folder, uidvalidity]))
+        "SELECT id, folder, uidvalidity, uid, state FROM messages WHERE state != 'received' "
+        "AND folder != CASE state WHEN 'quarantined' THEN ? ELSE ? END ORDER BY folder, uid",
+        [quarantine, processed]))
 
 
 def relocate(db: Database, message: int, *, folder: str, uidvalidity: int | None, uid: int | None) -> None:
