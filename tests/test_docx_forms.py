@@ -277,16 +277,21 @@ def test_template_fonts_and_page():
     assert document.core_properties.title.startswith("赠送礼品预算申请表")
 
 
-def test_template_is_what_the_script_builds():
+@pytest.mark.parametrize("builder, committed", [
+    ("build_daily_report", "daily_report.docx"),
+    ("build_gift_request", "gift_request.docx"),
+])
+def test_each_committed_form_is_what_the_script_builds(builder, committed):
     spec = importlib.util.spec_from_file_location("make_forms", REPO / "scripts" / "make_forms.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    built = module.build_gift_request()
-    with zipfile.ZipFile(io.BytesIO(built)) as fresh, zipfile.ZipFile(GIFT_TEMPLATE) as committed:
-        assert fresh.namelist() == committed.namelist()
+    built = getattr(module, builder)()
+    with zipfile.ZipFile(io.BytesIO(built)) as fresh, \
+            zipfile.ZipFile(REPO / "templates" / "forms" / committed) as on_disk:
+        assert fresh.namelist() == on_disk.namelist()
         for name in fresh.namelist():
-            assert fresh.read(name) == committed.read(name), \
-                f"{name} differs: run .venv/bin/python scripts/make_forms.py"
+            assert fresh.read(name) == on_disk.read(name), \
+                f"{committed}: {name} differs: run .venv/bin/python scripts/make_forms.py"
 
 
 def test_filled_form_renders_chinese_in_libreoffice(tmp_path):
