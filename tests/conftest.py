@@ -6,6 +6,7 @@ loopback ports in a temporary folder; every mailbox is emptied before each test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -41,24 +42,30 @@ def base_config_data() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="session")
-def mail_sandbox() -> Iterator:
-    """Start Dovecot + Postfix for the whole test session and stop them (by PID) at the end."""
+@contextlib.contextmanager
+def running_sandbox(users: list[str], *, prefix: str = "vf-sbx-", **options) -> Iterator:
+    """Start a sandbox on free ports in a temporary folder; stop it (by PID) and remove it after."""
     from service.sandbox import Sandbox, ensure_installed, free_port
 
     ensure_installed()
-    root = Path(tempfile.mkdtemp(prefix="vf-sbx-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))  # short: the servers' sockets live under it
     root.chmod(0o755)
-    cfg = parse_config(base_config_data(), path=REPO / "config.yaml")
-    users = [cfg.service_address, *cfg.organisation.people(), "stranger@visitflow.test"]
     box = Sandbox(root, imap_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
-                  users=users, password=secrets.token_urlsafe(12))
+                  users=users, password=secrets.token_urlsafe(12), **options)
     box.start()
     try:
         yield box
     finally:
         box.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mail_sandbox() -> Iterator:
+    """Start Dovecot + Postfix for the whole test session, with a mailbox for everyone in config.yaml."""
+    cfg = parse_config(base_config_data(), path=REPO / "config.yaml")
+    with running_sandbox([cfg.service_address, *cfg.organisation.people(), "stranger@visitflow.test"]) as box:
+        yield box
 
 
 @pytest.fixture

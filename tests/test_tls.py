@@ -28,9 +28,9 @@ from service.config import Config, load_config, parse_config
 from service.errors import ConfigError, MailboxError
 from service.inbound.imap import Connection
 from service.outbound.smtp import TlsError, connect
-from service.sandbox import Sandbox, ensure_installed, free_port
+from service.sandbox import Sandbox, free_port
 
-from .conftest import PASSWORD_ENV, REPO, base_config_data
+from .conftest import PASSWORD_ENV, REPO, base_config_data, running_sandbox
 
 pytestmark = pytest.mark.mail
 
@@ -45,18 +45,9 @@ SMTP_PORT = {"plain": "smtp_port", "starttls": "smtp_port", "tls": "smtps_port"}
 @pytest.fixture(scope="module")
 def tls_box() -> Iterator[Sandbox]:
     """Starts one sandbox with STARTTLS and implicit TLS for this module and stops it at the end."""
-    ensure_installed()
-    root = Path(tempfile.mkdtemp(prefix="vf-tls-"))
-    root.chmod(0o755)
-    box = Sandbox(root, imap_port=free_port(), lmtp_port=free_port(), smtp_port=free_port(),
-                  users=[SERVICE, REP], password=secrets.token_urlsafe(12),
-                  tls=True, imaps_port=free_port(), smtps_port=free_port())
-    box.start()
-    try:
+    with running_sandbox([SERVICE, REP], prefix="vf-tls-", tls=True, imaps_port=free_port(),
+                         smtps_port=free_port()) as box:
         yield box
-    finally:
-        box.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
