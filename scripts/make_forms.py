@@ -4,10 +4,10 @@ Writes templates/forms/daily_report.docx (巡访日报表 / Daily Visit Report),
 fill instead of writing label lines: A4 landscape, a small header table (日期 / Date,
 巡访人员 / Visitor), an instruction line, and the visit table whose header row holds each column's
 Chinese label above its English label, repeated on every page. The column list comes from
-service.inbound.wordform, which reads the filled form back.
+service.reading.wordform, which reads the filled form back.
 
 Writes templates/forms/gift_request.docx (赠送礼品预算申请表 / Gift Budget Application), a docxtpl
-template that service.outbound.docx_forms fills for the gift approval mail: A4 portrait, a
+template that service.documents.docx_forms fills for the gift approval mail: A4 portrait, a
 two-column table of fields (Chinese label above English label, then a `{{ name }}` tag), the
 approval trail table whose rows come from a `{%tr for step in trail %}` loop, and a status line.
 Every Jinja tag sits whole inside one Word run, so a customer can edit the form in Word (move
@@ -43,7 +43,7 @@ from docx.shared import Mm, Pt, RGBColor
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from service.inbound.wordform import DAILY_COLUMNS  # noqa: E402
+from service.reading.wordform import DAILY_COLUMNS  # noqa: E402
 
 EAST_ASIAN_FONT = "SimSun"      # 宋体; fontconfig and LibreOffice know this name, Word knows both
 LATIN_FONT = "Times New Roman"
@@ -63,7 +63,7 @@ INSTRUCTION_EN = ("One row per visit; customer and visit time required; "
                   "at least one of feedback/market/effect/handled")
 
 # The gift application (赠送礼品预算申请表): (Chinese label, English label, value cell text).
-# The value cell text is one Word run; service.outbound.docx_forms fills the tags.
+# The value cell text is one Word run; service.documents.docx_forms fills the tags.
 GIFT_FIELDS = [
     ("申请编号", "No.", "{{ number }}"),
     ("申请人", "Applicant", "{{ requester_name }}"),
@@ -348,7 +348,7 @@ def build_daily_report() -> bytes:
 
 
 def build_gift_request() -> bytes:
-    """The docxtpl template of the gift budget application (filled by service.outbound.docx_forms)."""
+    """The docxtpl template of the gift budget application (filled by service.documents.docx_forms)."""
     document, table_text = new_form(
         title="赠送礼品预算申请表 Gift Budget Application",
         subject="Gift budget application form (visitflow)",

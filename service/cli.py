@@ -106,7 +106,7 @@ def poll(ctx: click.Context, no_send: bool) -> None:
     Example: visitflow poll
     """
     from .inbound.imap import Connection
-    from .inbound.intake import Intake
+    from .intake import Intake
     from .outbound import smtp
 
     context = _context(ctx)
@@ -136,7 +136,7 @@ def parse(ctx: click.Context, file: str, as_json: bool) -> None:
 
     Example: visitflow parse tests/fixtures/mail/unrecognized.eml --json
     """
-    from .inbound.reading import read_message
+    from .intake import read_message
 
     result = read_message(Path(file).read_bytes(), _config(ctx))
     if as_json:
@@ -188,7 +188,7 @@ def replay(ctx: click.Context, message_id: int) -> None:
 
     Example: visitflow replay 42
     """
-    from .inbound.intake import PollResult, Intake
+    from .intake import Intake, PollResult
     from .store.messages import reset_for_replay
 
     context = _context(ctx)
@@ -237,9 +237,7 @@ def sandbox() -> None:
 
 
 def _sandbox(ctx: click.Context):
-    from .sandbox import Sandbox
-
-    from .sandbox import MAX_ROOT_LEN
+    from .sandbox import MAX_ROOT_LEN, Sandbox
 
     cfg = _config(ctx)
     state = cfg.path.parent / "var" / "sandbox"

@@ -11,9 +11,9 @@ import os
 import re
 import ssl
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import time
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from .context import Context
 from .errors import ConfigError
 from .inbound.imap import Connection, IdleInterrupted
-from .inbound.intake import Intake
+from .intake import Intake
 from .outbound import smtp
 from .scheduler import Scheduler
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from service.config import parse_config
-from service.inbound.classify import RULES, classify
-from service.inbound.decode import decode_message
-from service.inbound.reading import read_message
+from service.classify import RULES, classify
+from service.inbound.mime import decode_message
+from service.intake import read_message
 
 from .conftest import CORPUS, REPO, base_config_data, make_mail
 
@@ -109,7 +109,7 @@ def test_every_corpus_message_reads_without_raising(config, path):
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: str(p.relative_to(CORPUS)))
 def test_the_daily_report_reader_never_raises_on_corpus_mail(config, path):
-    from service.inbound.daily import read_daily_report
+    from service.reading.daily import read_daily_report
 
     report = read_daily_report(decode_message(path.read_bytes()), config)
     assert report.visits or report.problems

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from service.cli import cli
 from service.config import parse_config
-from service.inbound.reading import read_message
+from service.intake import read_message
 
 from .conftest import FIXTURES, REPO, base_config_data
 

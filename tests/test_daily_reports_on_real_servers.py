@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from service.inbound.imap import Connection
-from service.inbound.intake import Intake
+from service.intake import Intake
 from service.outbound import smtp
 
 from .conftest import FIXTURES, append_raw, folder_messages, make_mail, wait_for

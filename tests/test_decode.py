@@ -1,4 +1,4 @@
-"""Tests for service.inbound.decode: real-world corpus, golden fixtures, small tables."""
+"""Tests for service.inbound.mime: real-world corpus, golden fixtures, small tables."""
 
 from __future__ import annotations
 
@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from service.inbound.decode import (
-    Attachment,
-    DecodedMessage,
-    decode_bytes,
-    decode_message,
-    html_to_text,
-)
+from service.inbound.charsets import decode_bytes
+from service.inbound.html_text import html_to_text
+from service.inbound.mime import Attachment, DecodedMessage, decode_message
 
 FIXTURES = Path(__file__).parent / "fixtures" / "decode"
 # The shared corpus of public test mails lives outside the repository.

@@ -1,4 +1,4 @@
-"""Filling the gift budget application Word template (service.outbound.docx_forms) and the template.
+"""Filling the gift budget application Word template (service.documents.docx_forms) and the template.
 
 Each rendered form is opened again with python-docx and read cell by cell, the way a reader
 would see it in Word.
@@ -21,7 +21,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 from docxtpl import DocxTemplate
 
-from service.outbound.docx_forms import GIFT_TEMPLATE, FormRenderError, render_gift_form
+from service.documents.docx_forms import GIFT_TEMPLATE, FormRenderError, render_gift_form
 
 REPO = Path(__file__).resolve().parents[1]
 

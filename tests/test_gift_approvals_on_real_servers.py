@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from service.cli import cli
 from service.inbound.imap import Connection
-from service.inbound.intake import Intake
+from service.intake import Intake
 from service.outbound import smtp
 
 from .conftest import FIXTURES, append_raw, folder_messages, make_mail, wait_for

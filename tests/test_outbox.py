@@ -15,7 +15,7 @@ from email.utils import getaddresses
 import pytest
 from imap_tools import MailMessage
 
-from service.inbound.decode import decode_message
+from service.inbound.mime import decode_message
 from service.outbound import outbox
 from service.outbound.outbox import FileAttachment, build_message, new_message_id, queue
 from service.outbound.render import RenderedMail

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from service.inbound.imap import Connection
-from service.inbound.intake import Intake
+from service.intake import Intake
 from service.workflows import Outcome, default_handlers
 
 from .conftest import (STRANGER, append_raw, folder_messages, make_mail, smtp_send, wait_for)

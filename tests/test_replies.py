@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from service.inbound.decode import decode_message, html_to_text
-from service.inbound.quotes import own_text
-from service.inbound.replies import MAX_LINES, Decision, own_words, read_decision
+from service.inbound.html_text import html_to_text
+from service.inbound.mime import decode_message
+from service.reading.quotes import own_text
+from service.reading.replies import MAX_LINES, Decision, own_words, read_decision
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replies"
 GOLDEN = sorted(FIXTURES.glob("*.eml"))

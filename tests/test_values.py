@@ -8,14 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from service.inbound.values import (
-    VisitTime,
-    format_amount,
-    parse_amount,
-    parse_chinese_number,
-    parse_date,
-    parse_visit_time,
-)
+from service.reading.amounts import format_amount, parse_amount
+from service.reading.times import VisitTime, parse_date, parse_visit_time
+from service.reading.values import parse_chinese_number
 
 REPORT_DATE = date(2026, 11, 26)
 

@@ -1,4 +1,4 @@
-"""Reading a filled daily report Word form (service.inbound.wordform) and the blank form itself.
+"""Reading a filled daily report Word form (service.reading.wordform) and the blank form itself.
 
 Most forms here are filled at test time from templates/forms/daily_report.docx with python-docx,
 the way Word leaves them (text typed into the existing empty paragraph of a cell). The files in
@@ -23,7 +23,7 @@ import pytest
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from service.inbound.wordform import (
+from service.reading.wordform import (
     DAILY_COLUMNS,
     FormError,
     FormReport,

@@ -32,7 +32,7 @@ def open_db(path: str | Path) -> Database:
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys=ON")
     # NORMAL is safe against process crashes in WAL mode; power-loss durability is bought
-    # where it matters, with make_durable() before any IMAP move (see inbound.intake).
+    # where it matters, with make_durable() before any IMAP move (see intake).
     db.execute("PRAGMA synchronous=NORMAL")
     # Since make_durable() syncs before every IMAP move, the automatic checkpoint every
     # 1,000 pages (about 40 recorded and processed mails) only added two more syncs each

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ..inbound.classify import Verdict
-from ..inbound.decode import DecodedMessage
+from ..classify import Verdict
+from ..inbound.mime import DecodedMessage
 
 
 @dataclass(frozen=True)

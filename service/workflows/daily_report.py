@@ -9,11 +9,12 @@ technical staff – a major one also to the production and technical departments
 
 from __future__ import annotations
 
-from ..inbound.daily import DailyReport, read_daily_report
-from ..inbound.problems import FIELD_NAMES
+from ..reading.daily import DailyReport, read_daily_report
+from ..reading.problems import FIELD_NAMES
 from ..store import cards, reports
+from ..context import Context
 from . import Inbound, Outcome
-from .help import _reply
+from .answer import reply_to_sender
 
 CARD_REASONS = {
     "too_large": ("超过大小限制", "larger than the limit"),
@@ -22,18 +23,18 @@ CARD_REASONS = {
 }
 
 
-def handle(ctx, inbound: Inbound) -> Outcome:
+def handle(ctx: Context, inbound: Inbound) -> Outcome:
     """Store a valid report and answer; reject an invalid one naming every problem."""
     msg = inbound.msg
     rep = ctx.cfg.organisation.reps.get(msg.from_addr)
     language = ctx.cfg.language_for(msg.from_addr)
     if rep is None:
-        _reply(ctx, inbound, "daily_rejected", problems=[_not_a_rep(language)], report_date=None)
+        reply_to_sender(ctx, inbound, "daily_rejected", problems=[_not_a_rep(language)], report_date=None)
         return Outcome("rejected", f"{msg.from_addr} is not a rep in config.yaml: rejection sent")
     report = read_daily_report(msg, ctx.cfg)
     if report.problems:
         problems = [p.text(language) for p in report.problems]
-        _reply(ctx, inbound, "daily_rejected", problems=problems, report_date=report.report_date.isoformat())
+        reply_to_sender(ctx, inbound, "daily_rejected", problems=problems, report_date=report.report_date.isoformat())
         return Outcome("rejected", f"{len(problems)} problem(s): " + "; ".join(p.text("en") for p in report.problems))
 
     report_id, replaced = reports.save_report(
@@ -41,9 +42,9 @@ def handle(ctx, inbound: Inbound) -> Outcome:
         report_date=report.report_date.isoformat(), source=report.source, visits=_visit_rows(report))
     card_lines = _keep_cards(ctx, inbound, report, report_id, language)
     forwarded = _route_tech_issues(ctx, inbound, rep, report)
-    _reply(ctx, inbound, "daily_receipt", report_date=report.report_date.isoformat(), replaced=replaced is not None,
-           visits=[_visit_summary(v, language) for v in report.visits], cards=card_lines, forwarded=forwarded,
-           source=report.source)
+    reply_to_sender(ctx, inbound, "daily_receipt", report_date=report.report_date.isoformat(),
+                    replaced=replaced is not None, visits=[_visit_summary(v, language) for v in report.visits],
+                    cards=card_lines, forwarded=forwarded, source=report.source)
     return Outcome("processed", f"daily report {report.report_date} with {len(report.visits)} visit(s) stored"
                    + (f", replacing report #{replaced}" if replaced else ""))
 
@@ -74,7 +75,7 @@ def _visit_summary(visit, language: str) -> dict:
             "tech_issue": bool(visit.values.get("tech_issue"))}
 
 
-def _keep_cards(ctx, inbound: Inbound, report: DailyReport, report_id: int, language: str) -> list[str]:
+def _keep_cards(ctx: Context, inbound: Inbound, report: DailyReport, report_id: int, language: str) -> list[str]:
     policy = ctx.cfg.policy
     lines = []
     for attachment in report.cards:
@@ -94,7 +95,7 @@ def _keep_cards(ctx, inbound: Inbound, report: DailyReport, report_id: int, lang
     return lines
 
 
-def _route_tech_issues(ctx, inbound: Inbound, rep, report: DailyReport) -> list[str]:
+def _route_tech_issues(ctx: Context, inbound: Inbound, rep, report: DailyReport) -> list[str]:
     """Mail each technical issue to the region's technical staff (major: also both departments)."""
     org = ctx.cfg.organisation
     region = org.regions[rep.region]

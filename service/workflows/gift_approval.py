@@ -15,22 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from ..inbound.decode import DecodedMessage
-from ..inbound.gift import read_gift_request
-from ..inbound.values import format_amount
+from ..inbound.mime import DecodedMessage
 from ..outbound.outbox import FileAttachment
+from ..reading.gift import read_gift_request
+from ..reading.amounts import format_amount
 from ..store import gifts
 from ..store.db import now
 from ..store.messages import audit
+from ..context import Context
 from . import Inbound, Outcome
-from .help import _name_of, _reply
+from .answer import name_of, reply_to_sender
 
 TAG_RE = re.compile(r"\[VF-G-(\d+)\]", re.I)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DECISION_WORDS = {"approve": ("同意", "approved"), "reject": ("驳回", "rejected")}
 
 
-def handle(ctx, inbound: Inbound) -> Outcome:
+def handle(ctx: Context, inbound: Inbound) -> Outcome:
     """Validate a new gift request and send it to the first approver."""
     msg = inbound.msg
     rep = ctx.cfg.organisation.reps.get(msg.from_addr)
@@ -41,7 +42,7 @@ def handle(ctx, inbound: Inbound) -> Outcome:
         problems.insert(0, "Only reps listed in the configuration can apply for gifts." if language == "en"
                         else "只有配置中登记的巡访人员才能提交礼品申请。")
     if problems:
-        _reply(ctx, inbound, "gift_invalid", problems=problems)
+        reply_to_sender(ctx, inbound, "gift_invalid", problems=problems)
         return Outcome("rejected", f"gift request with {len(problems)} problem(s): "
                        + "; ".join(p.text("en") for p in request.problems))
     chain = approver_chain(ctx.cfg, rep, request.amount)
@@ -52,8 +53,8 @@ def handle(ctx, inbound: Inbound) -> Outcome:
         steps=[(level, approver, secrets.token_hex(16)) for level, approver in chain])
     first = gifts.steps(ctx.db, request_id)[0]
     send_to_approver(ctx, request_id, first, purpose="request", cause=inbound.id)
-    _reply(ctx, inbound, "gift_received", request_id=request_id,
-           approver_name=_name_of(ctx, first["approver"]), amount=format_amount(request.amount))
+    reply_to_sender(ctx, inbound, "gift_received", request_id=request_id,
+                    approver_name=name_of(ctx, first["approver"]), amount=format_amount(request.amount))
     return Outcome("processed", f"gift request G-{request_id} (¥{format_amount(request.amount)}) "
                    f"sent to {first['approver']}, step 1 of {len(chain)}")
 
@@ -82,7 +83,7 @@ def budget_period(cfg, when: datetime) -> str:
     return f"{when.year}-{when.month:02d}"
 
 
-def budget_remaining(ctx, unit: str, period: str) -> Decimal | None:
+def budget_remaining(ctx: Context, unit: str, period: str) -> Decimal | None:
     """Return the unit's budget left in period after approved requests, or None if it has none."""
     budget = ctx.cfg.policy.gift.budgets.get(unit)
     if budget is None:
@@ -90,7 +91,7 @@ def budget_remaining(ctx, unit: str, period: str) -> Decimal | None:
     return budget - gifts.approved_total(ctx.db, unit, period)
 
 
-def send_to_approver(ctx, request_id: int, step: dict, *, purpose: str, cause: int | None) -> str:
+def send_to_approver(ctx: Context, request_id: int, step: dict, *, purpose: str, cause: int | None) -> str:
     """Mail the request (summary, budget, how to reply, the filled form) to the step's approver."""
     request = gifts.get_request(ctx.db, request_id)
     remaining = budget_remaining(ctx, request["unit"], request["budget_period"])
@@ -109,9 +110,9 @@ def send_to_approver(ctx, request_id: int, step: dict, *, purpose: str, cause: i
     return message_id
 
 
-def form_bytes(ctx, request_id: int) -> bytes:
+def form_bytes(ctx: Context, request_id: int) -> bytes:
     """Fill the 赠送礼品预算申请表 with the request and its approval trail so far."""
-    from ..outbound.docx_forms import render_gift_form
+    from ..documents.docx_forms import render_gift_form
 
     request = gifts.get_request(ctx.db, request_id)
     org = ctx.cfg.organisation
@@ -119,13 +120,13 @@ def form_bytes(ctx, request_id: int) -> bytes:
     trail = []
     for step in gifts.steps(ctx.db, request_id):
         if step["state"] in ("approved", "rejected", "escalated"):
-            trail.append({"step": str(step["seq"]), "approver": _name_of(ctx, step["approver"]),
+            trail.append({"step": str(step["seq"]), "approver": name_of(ctx, step["approver"]),
                           "decision": {"approved": "同意 Approved", "rejected": "驳回 Rejected",
                                        "escalated": "超时上报 Escalated"}[step["state"]],
                           "comment": step["comment"] or "", "time": _local(ctx, step["decided_at"] or step["escalated_at"])})
     status = {"pending": "审批中 Pending", "approved": "已批准 Approved", "rejected": "已驳回 Rejected"}[request["state"]]
     return render_gift_form({
-        "number": f"G-{request_id}", "requester_name": _name_of(ctx, request["requester"]),
+        "number": f"G-{request_id}", "requester_name": name_of(ctx, request["requester"]),
         "unit_name": org.units[request["unit"]].name, "region_name": org.regions[request["region"]].name,
         "customer": request["customer"], "items": request["items"], "quantity": request["quantity"] or "",
         "amount": _money(request["amount"]), "reason": request["reason"],
@@ -142,7 +143,7 @@ class Target:
     via: str
 
 
-def find_target(ctx, msg: DecodedMessage) -> Target | None:
+def find_target(ctx: Context, msg: DecodedMessage) -> Target | None:
     """Return the gift request a reply is about: by its references, else by the [VF-G-n] tag."""
     for ref in msg.in_reply_to + list(reversed(msg.references)):
         step = gifts.step_by_mail(ctx.db, ref)
@@ -156,7 +157,7 @@ def find_target(ctx, msg: DecodedMessage) -> Target | None:
     return None
 
 
-def on_reply(ctx, inbound: Inbound, target: Target, decision) -> Outcome:
+def on_reply(ctx: Context, inbound: Inbound, target: Target, decision) -> Outcome:
     """Apply an approver's reply to the request, or refuse it with the reason (audited, explained)."""
     msg = inbound.msg
     request = target.request
@@ -166,13 +167,13 @@ def on_reply(ctx, inbound: Inbound, target: Target, decision) -> Outcome:
     refusal = _refusal(ctx, msg, request, current, target)
     if refusal:
         audit(ctx.db, subject=subject, action="refused", reason=refusal, actor=msg.from_addr, message=inbound.id)
-        _reply(ctx, inbound, "gift_refused", request_id=rid, reason_code=refusal.split(":")[0],
-               reason=refusal, customer=request["customer"])
+        reply_to_sender(ctx, inbound, "gift_refused", request_id=rid, reason_code=refusal.split(":")[0],
+                        reason=refusal, customer=request["customer"])
         return Outcome("rejected", f"G-{rid}: reply refused: {refusal}")
     if decision.decision not in ("approve", "reject"):
         audit(ctx.db, subject=subject, action="no_decision", reason=f"reply starts with {decision.own_text[:40]!r}",
               actor=msg.from_addr, message=inbound.id)
-        _reply(ctx, inbound, "gift_no_decision", request_id=rid, customer=request["customer"])
+        reply_to_sender(ctx, inbound, "gift_no_decision", request_id=rid, customer=request["customer"])
         return Outcome("rejected", f"G-{rid}: reply decides nothing, asked to answer 同意 or 驳回")
 
     approved = decision.decision == "approve"
@@ -184,7 +185,7 @@ def on_reply(ctx, inbound: Inbound, target: Target, decision) -> Outcome:
     if approved and following:
         send_to_approver(ctx, rid, following, purpose="request", cause=inbound.id)
         _tell_requester(ctx, request, "step_approved", cause=inbound.id, step=current, comment=decision.comment,
-                        next_approver=_name_of(ctx, following["approver"]))
+                        next_approver=name_of(ctx, following["approver"]))
         return Outcome("processed", f"G-{rid}: step {current['seq']} approved by {msg.from_addr}, "
                        f"sent on to {following['approver']}")
     gifts.finish_request(ctx.db, rid, state="approved" if approved else "rejected")
@@ -193,7 +194,7 @@ def on_reply(ctx, inbound: Inbound, target: Target, decision) -> Outcome:
     return Outcome("processed", f"G-{rid}: {'approved' if approved else 'rejected'} by {msg.from_addr}")
 
 
-def _refusal(ctx, msg: DecodedMessage, request: dict, current: dict | None, target: Target) -> str | None:
+def _refusal(ctx: Context, msg: DecodedMessage, request: dict, current: dict | None, target: Target) -> str | None:
     """Return why this reply may not decide the request, or None when it may."""
     if request["state"] != "pending" or current is None:
         return f"decided: request G-{request['id']} is already {request['state']}"
@@ -218,7 +219,7 @@ def _authenticated(msg: DecodedMessage, authserv_id: str) -> bool:
     return False
 
 
-def _tell_requester(ctx, request: dict, event: str, *, cause: int, step: dict, comment: str,
+def _tell_requester(ctx: Context, request: dict, event: str, *, cause: int, step: dict, comment: str,
                     next_approver: str | None, final: bool = False) -> None:
     head = ctx.cfg.organisation.units[request["unit"]].head.email
     attachments = []
@@ -227,20 +228,20 @@ def _tell_requester(ctx, request: dict, event: str, *, cause: int, step: dict, c
                                       DOCX_TYPE)]
     ctx.send("gift_outcome", to=[request["requester"]], cc=[head] if head != request["requester"] else [],
              cause_message=cause, attachments=attachments, **_mail_vars(ctx, gifts.get_request(ctx.db, request["id"]), step),
-             event=event, comment=comment, decider_name=_name_of(ctx, step["approver"]),
+             event=event, comment=comment, decider_name=name_of(ctx, step["approver"]),
              next_approver=next_approver)
 
 
-def _mail_vars(ctx, request: dict, step: dict) -> dict:
+def _mail_vars(ctx: Context, request: dict, step: dict) -> dict:
     org = ctx.cfg.organisation
     return {
-        "request_id": request["id"], "requester_name": _name_of(ctx, request["requester"]),
+        "request_id": request["id"], "requester_name": name_of(ctx, request["requester"]),
         "requester_email": request["requester"], "unit_name": org.units[request["unit"]].name,
         "region_name": org.regions[request["region"]].name, "customer": request["customer"],
         "items": request["items"], "quantity": request["quantity"], "amount": _money(request["amount"]),
         "reason": request["reason"], "planned_date": request["planned_date"],
         "step_seq": step["seq"], "step_count": len(gifts.steps(ctx.db, request["id"])),
-        "approver_name": _name_of(ctx, step["approver"]),
+        "approver_name": name_of(ctx, step["approver"]),
     }
 
 
@@ -248,7 +249,7 @@ def _money(amount: str) -> str:
     return f"{Decimal(amount):,.2f}"
 
 
-def _local(ctx, stamp: str | None) -> str:
+def _local(ctx: Context, stamp: str | None) -> str:
     if not stamp:
         return ""
     return datetime.fromisoformat(stamp).astimezone(ctx.cfg.policy.zone).strftime("%Y-%m-%d %H:%M")
@@ -256,7 +257,7 @@ def _local(ctx, stamp: str | None) -> str:
 
 # -- scheduled jobs -----------------------------------------------------------------------------
 
-def remind(ctx, at: datetime) -> str:
+def remind(ctx: Context, at: datetime) -> str:
     """Remind each approver whose step has waited longer than the reminder delay (once per step)."""
     due = at.astimezone(timezone.utc) - timedelta(hours=ctx.cfg.policy.gift.reminder_hours)
     count = 0
@@ -269,7 +270,7 @@ def remind(ctx, at: datetime) -> str:
     return f"{count} reminder(s) sent"
 
 
-def escalate(ctx, at: datetime) -> str:
+def escalate(ctx: Context, at: datetime) -> str:
     """Pass each step that waited longer than the escalation delay to the next level; tell the requester."""
     due = at.astimezone(timezone.utc) - timedelta(hours=ctx.cfg.policy.gift.escalate_hours)
     org = ctx.cfg.organisation
@@ -289,6 +290,6 @@ def escalate(ctx, at: datetime) -> str:
               reason=f"step {step['seq']} ({step['approver']}) unanswered after "
                      f"{ctx.cfg.policy.gift.escalate_hours:g} h, now {following['approver']}", actor="scheduler")
         _tell_requester(ctx, request, "escalated", cause=request["message"], step=step, comment="",
-                        next_approver=_name_of(ctx, following["approver"]))
+                        next_approver=name_of(ctx, following["approver"]))
         count += 1
     return f"{count} request(s) escalated"

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import Config
-from .decode import DecodedMessage
+from .config import Config
+from .inbound.mime import DecodedMessage
 
 # Kinds a message can be classified as (spec §6), plus "quarantined" for strangers.
 IGNORED = "ignored"
@@ -157,7 +157,7 @@ def daily_labels(msg: DecodedMessage, cfg: Config) -> str | None:
 
 
 def daily_form(msg: DecodedMessage, cfg: Config) -> str | None:
-    from .wordform import is_daily_form
+    from .reading.wordform import is_daily_form
 
     for attachment in msg.attachments:
         if attachment.filename.lower().endswith(".docx") and is_daily_form(attachment.payload):

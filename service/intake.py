@@ -29,15 +29,33 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from ..context import Context
-from ..store import messages
-from ..store.db import make_durable, now, open_db, transaction
-from ..workflows import Handler, Inbound, default_handlers
-from .classify import classify
-from .decode import DecodedMessage, decode_message
-from .imap import Connection, Fetched
+from .classify import QUARANTINED, classify
+from .config import Config
+from .context import Context
+from .inbound.imap import Connection, Fetched
+from .inbound.mime import DecodedMessage, decode_message
+from .reading.parse import ReadResult, read_fields
+from .store import messages
+from .store.db import make_durable, now, open_db, transaction
+from .workflows import Handler, Inbound, default_handlers
 
 log = logging.getLogger("visitflow.intake")
+
+
+def read_message(raw: bytes, cfg: Config) -> ReadResult:
+    """Decode, classify and read raw mail as the intake would, changing nothing (`parse`).
+
+    A stranger's mail is read as if its sender were known, with a problem saying the daemon
+    would quarantine it. Never raises on bad input.
+    """
+    msg = decode_message(raw)
+    verdict = classify(msg, cfg)
+    problems: list[str] = []
+    if verdict.kind == QUARANTINED:
+        problems.append(f"{verdict.reason}: the daemon would quarantine it without reply")
+        verdict = classify(msg, cfg, skip=frozenset({"unknown_sender"}))
+    result = ReadResult(kind=verdict.kind, rule=verdict.rule, reason=verdict.reason, problems=problems)
+    return read_fields(result, msg, cfg)
 
 
 @dataclass

@@ -1,15 +1,7 @@
-"""Read the values people type by hand into mails: visit times, dates and money amounts.
-
-Reps and managers write these in Chinese or English, with full-width digits, Chinese
-numerals, 上午/下午 or am/pm, and a few words around them. Every reader here is tolerant of
-form but strict about meaning: it returns the value, or a short problem code (a plain
-string, see the constants below) that the caller turns into a reply naming the field and
-showing a correct example. Nothing here raises on bad input.
+"""Read visit times and dates as people type them (Chinese or English, spec §4).
 
 How ambiguous input is read (the lead documents these for users):
 
-- Text is NFKC-normalised first, so full-width ``９：３０－１１：００`` and ``￥１２００`` read
-  like ASCII; letters are compared case-insensitively.
 - Slash and dash dates: ``2026/11/26`` is Y/M/D; ``11/26`` and ``11-26`` are M/D;
   ``26/11/2026`` is D/M/Y because 26 cannot be a month, otherwise ``11/12/2026`` is M/D/Y
   (12 November). A date without a year takes the reference date's year (the report date,
@@ -36,51 +28,20 @@ How ambiguous input is read (the lead documents these for users):
 - 今天/today, 昨天/yesterday, 前天, 明天/tomorrow, 后天 are dates relative to the reference
   date; in a visit time they count only next to a time of day (``明天`` alone is
   ``unparseable``, as the user gave no time at all).
-- Amounts are CNY only: ¥/￥/RMB/CNY/人民币 and 元/圆/块(钱)/整 are accepted around one
-  number; any other currency sign or word makes it ``unparseable``. Thousands separators
-  must group by three (``1,200``, ``1 200``). Chinese numerals, including the financial
-  capitals (壹贰叁…拾佰仟), with 角/毛 and 分; 万/千 after digits (``1.2万``). The colloquial
-  short form is read as Chinese speakers mean it: ``一千二`` = 1200, ``一万五`` = 15000,
-  ``五块五`` = 5.50. One restatement in brackets must agree (``1200元（壹仟贰佰元整）``);
-  a bracket without any numeral (``（含税）``) is ignored. More than two decimal places are
-  ``too_many_decimals`` only when they are not zeros (``1200.000`` is fine). Zero is 0.00.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 
-__all__ = [
-    "BAD_DATE",
-    "BAD_TIME",
-    "CHINESE_DIGITS",
-    "EMPTY",
-    "END_BEFORE_START",
-    "NEGATIVE",
-    "NO_TIME",
-    "TOO_MANY_DECIMALS",
-    "UNPARSEABLE",
-    "VisitTime",
-    "format_amount",
-    "parse_amount",
-    "parse_chinese_number",
-    "parse_date",
-    "parse_visit_time",
-]
+from .values import (
+    BAD_DATE, BAD_TIME, EMPTY, END_BEFORE_START, NO_TIME, UNPARSEABLE, normalise,
+    parse_chinese_number,
+)
 
-# Problem codes returned instead of a value.
-EMPTY = "empty"
-NO_TIME = "no_time"
-UNPARSEABLE = "unparseable"
-BAD_DATE = "bad_date"
-BAD_TIME = "bad_time"
-END_BEFORE_START = "end_before_start"
-NEGATIVE = "negative"
-TOO_MANY_DECIMALS = "too_many_decimals"
+__all__ = ["VisitTime", "parse_date", "parse_visit_time"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,109 +50,6 @@ class VisitTime:
 
     start: datetime
     end: datetime | None = None
-
-
-# --------------------------------------------------------------------------- Chinese numerals
-
-CHINESE_DIGITS = {
-    "零": 0, "〇": 0,
-    "一": 1, "壹": 1,
-    "二": 2, "两": 2, "兩": 2, "俩": 2, "贰": 2, "貳": 2,
-    "三": 3, "叁": 3, "參": 3,
-    "四": 4, "肆": 4,
-    "五": 5, "伍": 5,
-    "六": 6, "陆": 6, "陸": 6,
-    "七": 7, "柒": 7,
-    "八": 8, "捌": 8,
-    "九": 9, "玖": 9,
-}
-_SMALL_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
-_BIG_UNITS = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
-_DIGIT_CHARS = "".join(CHINESE_DIGITS)
-_NUMERAL_CHARS = _DIGIT_CHARS + "".join(_SMALL_UNITS) + "".join(_BIG_UNITS)
-
-_CN_TOKEN_RE = re.compile(
-    r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"   # 1: Arabic number (as in 1.2万)
-    rf"|([{_DIGIT_CHARS}])"                            # 2: Chinese digit
-    r"|([十拾百佰千仟])"                                 # 3: unit inside a section
-    r"|([万萬亿億])"                                     # 4: section unit
-    r"|(\s+)"                                          # 5: ignorable space
-    r"|(.)",                                           # 6: anything else spoils it
-    re.S)
-
-
-def parse_chinese_number(text: str) -> Decimal | None:
-    """Return the value of a Chinese numeral such as 一千二百五十, 壹仟贰佰, 1.2万 or 二〇二六, else None.
-
-    Digits and units may mix with Arabic numbers (``1万2千``). Without any unit the digits
-    are read positionally (``二〇二六`` = 2026). A trailing digit right after a unit is the
-    colloquial short form (``一千二`` = 1200) unless 零 stands between them.
-    """
-    tokens = [m for m in _CN_TOKEN_RE.finditer(text) if m.lastindex != 5]
-    if not tokens or any(m.lastindex == 6 for m in tokens):
-        return None
-    if not any(m.lastindex in (3, 4) for m in tokens):
-        if len(tokens) == 1 and tokens[0].lastindex == 1:
-            return Decimal(tokens[0][1].replace(",", ""))
-        if all(m.lastindex == 2 for m in tokens):
-            return Decimal("".join(str(CHINESE_DIGITS[m[2]]) for m in tokens))
-        return None
-
-    total = Decimal(0)
-    section = Decimal(0)
-    pending: Decimal | None = None
-    pending_is_digit = False      # a single digit, eligible for the colloquial short form
-    last_small = 10_000           # units must fall within a section (千 before 百 ...)
-    last_big = 10**12             # and sections must fall too (亿 before 万)
-    last_unit = 0
-    after_zero = False
-    for m in tokens:
-        kind = m.lastindex
-        if kind == 1 or kind == 2:
-            if kind == 2 and CHINESE_DIGITS[m[2]] == 0:
-                if pending is not None:
-                    return None
-                after_zero = True
-                continue
-            if pending is not None:
-                return None
-            pending = Decimal(m[1].replace(",", "")) if kind == 1 else Decimal(CHINESE_DIGITS[m[2]])
-            pending_is_digit = kind == 2 or len(m[1]) == 1
-        elif kind == 3:
-            unit = _SMALL_UNITS[m[3]]
-            if unit >= last_small:
-                return None
-            if pending is None and unit != 10:
-                # 十五 is standard for 15; a bare 百 or 千 is not a number anyone writes.
-                return None
-            section += (pending if pending is not None else 1) * unit
-            pending, last_small, last_unit, after_zero = None, unit, unit, False
-        else:
-            unit = _BIG_UNITS[m[4]]
-            if unit >= last_big:
-                return None
-            if pending is not None:
-                section += pending
-            if section == 0:
-                return None
-            total += section * unit
-            section, pending, last_small, last_big, last_unit, after_zero = (
-                Decimal(0), None, 10_000, unit, unit, False)
-    if pending is not None:
-        if last_unit >= 10 and pending_is_digit and not after_zero:
-            pending *= last_unit // 10
-        section += pending
-    return total + section
-
-
-# --------------------------------------------------------------------------- normalising
-
-
-def _normalise(text: str) -> str:
-    """Return text with full-width forms folded to ASCII, lower-cased and stripped."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return text.lower().strip()
 
 
 # --------------------------------------------------------------------------- dates
@@ -287,7 +145,7 @@ def parse_date(text: str, today: date) -> date | str:
 
     Year-less dates and 今天/昨天/today/yesterday/明天/tomorrow are read relative to today.
     """
-    t = _normalise(text)
+    t = normalise(text)
     if not t:
         return EMPTY
     m = _DATE_RE.search(t)
@@ -433,7 +291,7 @@ def parse_visit_time(text: str, report_date: date) -> VisitTime | str:
     report_date; a year-less date takes report_date's year (see the module notes for every
     interpretation).
     """
-    t = _normalise(text)
+    t = normalise(text)
     if not t:
         return EMPTY
     day = report_date
@@ -489,98 +347,3 @@ def parse_visit_time(text: str, report_date: date) -> VisitTime | str:
         if finish > begin:
             return VisitTime(begin, finish)
     return END_BEFORE_START
-
-
-# --------------------------------------------------------------------------- amounts
-
-_CENT = Decimal("0.01")
-# Wide enough that no amount a person types is rounded while being added up.
-_WIDE = Context(prec=60)
-_MAX_AMOUNT_CHARS = 200
-
-_AMOUNT_PREFIX_RE = re.compile(r"(?:¥|rmb|cny|人民币|yuan)\s*:?\s*")
-_AMOUNT_SUFFIX_RE = re.compile(r"\s*(?:rmb|cny|yuan|人民币)$")
-_SIGN_RE = re.compile(r"[-−负]\s*")
-_TRAILING_PUNCT_RE = re.compile(r"[\s。.,;!]+$")
-_AMOUNT_RE = re.compile(rf"""
-    (?P<yuan>[^元圆块角毛分整]*?)\s*
-    (?:(?P<cur>[元圆块])钱?
-        (?:\s*(?P<jiao>[0-9{_DIGIT_CHARS}])\s*[角毛]?)?
-        (?:\s*(?P<fen>[0-9{_DIGIT_CHARS}])\s*分)?
-    )?
-    \s*(?:整|正)?
-""", re.X)
-_ARABIC_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-_BRACKETED_RE = re.compile(r"(?P<outer>[^()]*?)\s*\((?P<inner>[^()]*)\)")
-_NUMERAL_RE = re.compile(rf"[0-9{_NUMERAL_CHARS}]")
-
-
-def _digit_value(ch: str) -> int:
-    """Return the value of one Arabic or Chinese digit."""
-    return int(ch) if ch.isdigit() else CHINESE_DIGITS[ch]
-
-
-def _parse_plain_amount(t: str) -> Decimal | str:
-    """Return one amount without brackets, or a problem code."""
-    t = _TRAILING_PUNCT_RE.sub("", t)
-    negative = False
-    while True:
-        prefix = _AMOUNT_PREFIX_RE.match(t) or _SIGN_RE.match(t)
-        if prefix is None:
-            break
-        negative = negative or prefix.re is _SIGN_RE
-        t = t[prefix.end():]
-    t = _AMOUNT_SUFFIX_RE.sub("", t)
-    m = _AMOUNT_RE.fullmatch(t)
-    if m is None:
-        return UNPARSEABLE
-    yuan = m["yuan"].strip()
-    if not yuan:
-        return UNPARSEABLE
-    if _ARABIC_RE.fullmatch(yuan):
-        value = Decimal(yuan.replace(",", "").replace(" ", ""))
-    else:
-        value = parse_chinese_number(yuan)
-    if value is None:
-        return UNPARSEABLE
-    if m["jiao"] or m["fen"]:
-        if value != value.to_integral_value():
-            return UNPARSEABLE       # 1200.5元5角 says the fraction twice
-        value += Decimal(_digit_value(m["jiao"] or "0")) / 10 + Decimal(_digit_value(m["fen"] or "0")) / 100
-    if negative and value:
-        return NEGATIVE
-    if value != value.quantize(_CENT):
-        return TOO_MANY_DECIMALS
-    return value.quantize(_CENT)
-
-
-def parse_amount(text: str) -> Decimal | str:
-    """Return a CNY amount quantized to cents, or a problem code.
-
-    Codes: 'empty', 'unparseable', 'negative', 'too_many_decimals'.
-    """
-    t = _normalise(text)
-    if not t:
-        return EMPTY
-    if len(t) > _MAX_AMOUNT_CHARS:
-        return UNPARSEABLE
-    with localcontext(_WIDE):
-        try:
-            bracketed = _BRACKETED_RE.fullmatch(t)
-            if bracketed is None:
-                return _parse_plain_amount(t)
-            outer = _parse_plain_amount(bracketed["outer"])
-            if isinstance(outer, str):
-                return outer
-            inner = _parse_plain_amount(bracketed["inner"])
-            if isinstance(inner, str):
-                # A remark such as （含税） carries no number and does not matter.
-                return UNPARSEABLE if _NUMERAL_RE.search(bracketed["inner"]) else outer
-            return outer if inner == outer else UNPARSEABLE
-        except InvalidOperation:
-            return UNPARSEABLE
-
-
-def format_amount(value: Decimal) -> str:
-    """Return the amount as a plain decimal string with two places, such as '1200.00'."""
-    return f"{value.quantize(_CENT, rounding=ROUND_HALF_UP, context=_WIDE):f}"

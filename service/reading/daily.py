@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ..config import Config
-from .decode import Attachment, DecodedMessage
+from ..inbound.mime import Attachment, DecodedMessage
 from .labels import Field, LabelSet
 from .quotes import own_text
-from .values import VisitTime, parse_date, parse_visit_time
+from .times import VisitTime, parse_date, parse_visit_time
 from .wordform import DAILY_COLUMNS, FormError, is_daily_form, read_daily_form
 
 DAILY_LABELS = LabelSet({

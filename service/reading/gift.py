@@ -7,11 +7,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ..config import Config
+from ..inbound.mime import DecodedMessage
 from .daily import Problem
-from .decode import DecodedMessage
 from .labels import LabelSet
 from .quotes import own_text
-from .values import format_amount, parse_amount, parse_date
+from .amounts import format_amount, parse_amount
+from .times import parse_date
 
 GIFT_LABELS = LabelSet({
     "customer": ("客户名称", "客户", "Customer", "Customer name"),

@@ -17,7 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .decode import DecodedMessage, html_to_text
+from ..inbound.html_text import html_to_text
+from ..inbound.mime import DecodedMessage
 from .quotes import own_text
 
 __all__ = ["Decision", "own_words", "read_decision"]

@@ -30,6 +30,12 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from .configs import write_dovecot_config, write_postfix_config
+from .processes import (
+    START_TIMEOUT, alive, ensure_mail_user, kill, last_lines, live_pid, postfix_env, run_daemonizing,
+    session_members, wait_for_greeting, write_atomic,
+)
+
 __all__ = ["Sandbox", "SandboxError", "ensure_installed", "free_port"]
 
 # Debian packages needed, each with one file that proves it is installed.
@@ -41,8 +47,6 @@ _PACKAGE_FILES = {
 DOVECOT = "/usr/sbin/dovecot"
 POSTFIX = "/usr/sbin/postfix"
 OPENSSL = "openssl"  # Debian's openssl package; only needed with tls=True
-MAIL_USER = "vmail"
-START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 # Unix sockets live under the root; their paths must fit in sun_path (108 bytes) with room
 # for Dovecot's longest socket name ("login/imap-urlauth-worker" under dovecot/run/).
@@ -100,7 +104,7 @@ def ensure_installed() -> None:
         result = subprocess.run(install, env=env, text=True, capture_output=True)
     if result.returncode != 0:
         raise SandboxError(f"apt-get install {' '.join(missing)} failed:\n"
-                           f"{_last_lines(result.stdout + result.stderr)}")
+                           f"{last_lines(result.stdout + result.stderr)}")
 
 
 class Sandbox:
@@ -205,7 +209,7 @@ class Sandbox:
         """Lists the live processes of each server: its master first, then the master's children."""
         out = {}
         for name, pid in (("dovecot", self._dovecot_pid()), ("postfix", self._postfix_pid())):
-            out[name] = [pid, *(p for p in _session_members(pid) if p != pid)] if pid else []
+            out[name] = [pid, *(p for p in session_members(pid) if p != pid)] if pid else []
         return out
 
     # -- Dovecot ------------------------------------------------------------------------------
@@ -215,8 +219,8 @@ class Sandbox:
         if self._dovecot_pid() is not None:
             return
         self._prepare()
-        self._write_dovecot_config()
-        code, output = _run_daemonizing([DOVECOT, "-c", str(self._dovecot_conf)], self._root / "dovecot")
+        write_dovecot_config(self)
+        code, output = run_daemonizing([DOVECOT, "-c", str(self._dovecot_conf)], self._root / "dovecot")
         if code != 0:
             raise SandboxError(f"dovecot did not start (exit {code}):\n{output}"
                                f"{self._log_tail(self._dovecot_log)}")
@@ -228,7 +232,7 @@ class Sandbox:
         if self._tls:  # over TLS: proves the certificate loads, not just the listener
             probes.append((self._imaps_port, b"* OK", b"a LOGOUT\r\n", self._client_context()))
         for port, greeting, bye, context in probes:
-            if not _wait_for_greeting(port, greeting, bye, START_TIMEOUT, context):
+            if not wait_for_greeting(port, greeting, bye, START_TIMEOUT, context):
                 raise SandboxError(f"dovecot does not answer on 127.0.0.1:{port} after {START_TIMEOUT:.0f} s:"
                                    f"\n{self._log_tail(self._dovecot_log)}")
 
@@ -248,15 +252,15 @@ class Sandbox:
         if self._postfix_pid() is not None:
             return
         self._prepare()
-        self._write_postfix_config()
-        code, output = _run_daemonizing([POSTFIX, "-c", str(self._postfix_etc), "start"],
-                                        self._root / "postfix", env=_postfix_env())
+        write_postfix_config(self)
+        code, output = run_daemonizing([POSTFIX, "-c", str(self._postfix_etc), "start"],
+                                        self._root / "postfix", env=postfix_env())
         if code != 0:
             # postfix(1) writes its fatal errors only to a tty (or syslog); `check` run under
             # script(1) gets a pseudo-tty and so shows the real reason.
             check = f"{POSTFIX} -c {shlex.quote(str(self._postfix_etc))} check"
             shown = subprocess.run(["script", "-qec", check, "/dev/null"], capture_output=True, text=True,
-                                   env=_postfix_env(), timeout=60)
+                                   env=postfix_env(), timeout=60)
             raise SandboxError(f"postfix did not start (exit {code}):\n{output}"
                                f"postfix check says:\n{shown.stdout}{shown.stderr}"
                                f"{self._log_tail(self._postfix_log)}")
@@ -264,7 +268,7 @@ class Sandbox:
         if self._tls:
             probes.append((self._smtps_port, self._client_context()))
         for port, context in probes:
-            if not _wait_for_greeting(port, b"220", b"QUIT\r\n", START_TIMEOUT, context):
+            if not wait_for_greeting(port, b"220", b"QUIT\r\n", START_TIMEOUT, context):
                 raise SandboxError(f"postfix does not answer on 127.0.0.1:{port} after "
                                    f"{START_TIMEOUT:.0f} s:\n{self._log_tail(self._postfix_log)}")
 
@@ -291,10 +295,10 @@ class Sandbox:
             # texthash tables are read once per process. On SIGHUP the master re-reads its
             # config and ends all its daemons within ~0.2 s; once the old ones are gone, every
             # new smtpd and trivial-rewrite reads the new tables.
-            old = [p for p in _session_members(pid) if p != pid]
+            old = [p for p in session_members(pid) if p != pid]
             os.kill(pid, signal.SIGHUP)
             deadline = time.monotonic() + START_TIMEOUT
-            while any(_alive(p) for p in old):
+            while any(alive(p) for p in old):
                 if time.monotonic() > deadline:
                     raise SandboxError(f"postfix did not reload:\n{self._log_tail(self._postfix_log)}")
                 time.sleep(0.02)
@@ -336,7 +340,7 @@ class Sandbox:
         """Creates the folder tree, the mail user and the user tables (both servers need them)."""
         if os.geteuid() != 0:
             raise SandboxError("the mail sandbox must run as root (Postfix starts only as root)")
-        uid, gid = _ensure_mail_user()
+        uid, gid = ensure_mail_user()
         # The mail user and Postfix's users must reach their files below root: root readable,
         # its parents at least traversable (a mkdtemp() folder is 0700).
         for folder, need in [(self._root, 0o005), *((p, 0o001) for p in self._root.parents)]:
@@ -382,7 +386,7 @@ class Sandbox:
                                         text=True, timeout=60)
                 if result.returncode != 0:
                     raise SandboxError(f"openssl {step[0]} failed (exit {result.returncode}):\n"
-                                       f"{_last_lines(result.stdout + result.stderr)}")
+                                       f"{last_lines(result.stdout + result.stderr)}")
             # Nothing ever needs to sign again: without the CA key no other certificate can be
             # made that a client trusting ca_file would accept.
             for leftover in ("ca.key", "server.csr", "openssl.cnf"):
@@ -401,185 +405,20 @@ class Sandbox:
 
     def _write_user_files(self) -> None:
         # passwd-file: user:password:uid:gid:gecos:home:shell:extra (uid/gid/home from settings).
-        _write_atomic(self._passwd_file, "".join(f"{u}:{self._password}::::::\n" for u in self._users))
+        write_atomic(self._passwd_file, "".join(f"{u}:{self._password}::::::\n" for u in self._users))
         # Postfix tables (texthash: read at process start, no postmap needed).
         domains = sorted({u.partition("@")[2] for u in self._users})
         etc = self._postfix_etc
-        _write_atomic(etc / "vmailbox", "".join(f"{u} OK\n" for u in self._users), backdate=True)
-        _write_atomic(etc / "vdomains", "".join(f"{d} OK\n" for d in domains), backdate=True)
-        _write_atomic(etc / "hosted_access", "".join(f"{d} reject_unlisted_recipient\n" for d in domains),
+        write_atomic(etc / "vmailbox", "".join(f"{u} OK\n" for u in self._users), backdate=True)
+        write_atomic(etc / "vdomains", "".join(f"{d} OK\n" for d in domains), backdate=True)
+        write_atomic(etc / "hosted_access", "".join(f"{d} reject_unlisted_recipient\n" for d in domains),
                       backdate=True)
 
-    def _write_dovecot_config(self) -> None:
-        uid = pwd.getpwnam(MAIL_USER).pw_uid
-        r = self._root
-        if self._tls:
-            ssl_settings = f"""\
-# TLS with the sandbox's own CA: STARTTLS on the IMAP port, implicit TLS on the imaps port.
-# Plain login stays allowed on the plain port (loopback only, throwaway passwords).
-ssl = yes
-ssl_cert = <{self._cert_file}
-ssl_key = <{self._key_file}"""
-            imaps = f"""\
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {self._imaps_port}
-    ssl = yes
-  }}"""
-        else:
-            ssl_settings = """\
-# Loopback only, throwaway passwords: no TLS, plain login allowed.
-ssl = no"""
-            imaps = """\
-  # The default 993 would clash with every other sandbox (and needs TLS).
-  inet_listener imaps {
-    port = 0
-  }"""
-        _write_atomic(self._dovecot_conf, f"""\
-# Generated by service/sandbox.py for a throwaway loopback sandbox; rewritten on every start.
-instance_name = sandbox-{self._imap_port}
-base_dir = {self._dovecot_run}
-state_dir = {r}/dovecot/state
-log_path = {self._dovecot_log}
-protocols = imap lmtp
-listen = 127.0.0.1
-{ssl_settings}
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_uid = {MAIL_USER}
-mail_gid = {MAIL_USER}
-first_valid_uid = {uid}
-mail_home = {self._mail_dir}/%Lu
-mail_location = maildir:~/Maildir
-# reset() edits the Maildirs directly; without a list index there is no cache to go stale.
-mailbox_list_index = no
-# Tests try wrong passwords: without these, each failure waits 2 s and anvil then delays
-# every later login from 127.0.0.1 by up to 15 s (brute-force protection).
-auth_failure_delay = 0
-service anvil {{
-  unix_listener anvil-auth-penalty {{
-    mode = 0
-  }}
-}}
-# No statistics: nothing here reads them, and it is one process fewer to start and stop.
-stats_writer_socket_path =
-namespace inbox {{
-  inbox = yes
-}}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%Lu {self._passwd_file}
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%Lu {self._passwd_file}
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {self._imap_port}
-  }}
-{imaps}
-}}
-service lmtp {{
-  inet_listener lmtp {{
-    address = 127.0.0.1
-    port = {self._lmtp_port}
-  }}
-}}
-""")
-
-    def _write_postfix_config(self) -> None:
-        etc, r = self._postfix_etc, self._root
-        refuse = "error:5.7.1 sandbox: outbound mail is disabled"
-        tls_settings = tls_services = ""
-        if self._tls:
-            tls_settings = f"""\
-# TLS with the sandbox's own CA: STARTTLS offered (not required) on the SMTP port; the
-# smtps service in master.cf speaks TLS from the first byte.
-smtpd_tls_cert_file = {self._cert_file}
-smtpd_tls_key_file = {self._key_file}
-smtpd_tls_security_level = may
-"""
-            tls_services = f"""\
-127.0.0.1:{self._smtps_port} inet n - n - - smtpd
-  -o smtpd_tls_wrappermode=yes
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-"""
-        _write_atomic(etc / "main.cf", f"""\
-# Generated by service/sandbox.py for a throwaway loopback sandbox; rewritten on every start.
-compatibility_level = 3.6
-# Queue and data outside the config dir, else Postfix warns about ownership.
-queue_directory = {self._postfix_queue}
-data_directory = {r}/postfix/data
-# Postfix refuses a maillog_file outside maillog_file_prefixes (fatal error at start).
-maillog_file = {self._postfix_log}
-maillog_file_prefixes = {r}
-syslog_name = postfix-sandbox
-myhostname = sandbox.localhost
-mydomain = localhost
-myorigin = $myhostname
-mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-# The built-in unlisted-recipient check would also refuse every outside address at RCPT
-# (they resolve to the error transport), where a real relay accepts and later bounces.
-# So check unknown mailboxes only for hosted domains (the map answers
-# reject_unlisted_recipient for each of them).
-smtpd_reject_unlisted_recipient = no
-smtpd_recipient_restrictions = check_recipient_access texthash:{etc}/hosted_access
-# No DNS on this machine: never wait for a reverse lookup of 127.0.0.1.
-smtpd_peername_lookup = no
-smtputf8_enable = no
-biff = no
-alias_maps =
-alias_database =
-# Hosted domains go to Dovecot over LMTP; texthash needs no postmap.
-virtual_mailbox_domains = texthash:{etc}/vdomains
-virtual_mailbox_maps = texthash:{etc}/vmailbox
-virtual_transport = lmtp:inet:127.0.0.1:{self._lmtp_port}
-# Everything else goes to the error transport and bounces: nothing may leave the machine.
-relayhost =
-relay_transport = {refuse}
-default_transport = {refuse}
-local_transport = {refuse}
-# Mail deferred while Dovecot is down is retried within about a second (default 300 s).
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-lmtp_connect_timeout = 5s
-{tls_settings}""", backdate=True)
-        # No smtp/relay client services at all, and no port 25: only our loopback smtpd.
-        _write_atomic(etc / "master.cf", f"""\
-# Generated by service/sandbox.py; chroot off everywhere (no jail set up under the root).
-127.0.0.1:{self._smtp_port} inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-lmtp      unix  - - n - - lmtp
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-{tls_services}""", backdate=True)
-
     def _dovecot_pid(self) -> int | None:
-        return _live_pid(self._dovecot_run / "master.pid", "dovecot")
+        return live_pid(self._dovecot_run / "master.pid", "dovecot")
 
     def _postfix_pid(self) -> int | None:
-        return _live_pid(self._postfix_queue / "pid" / "master.pid", "master")
+        return live_pid(self._postfix_queue / "pid" / "master.pid", "master")
 
     def _stop_master(self, name: str, pid: int | None, pid_file: Path, log: Path) -> None:
         """Stops one master and every process of its session (that is, of this instance only)."""
@@ -587,12 +426,12 @@ postlog   unix-dgram n - n - 1 postlogd
             return
         # Each master called setsid() when it daemonised, so its session id is its PID: that
         # finds this instance's children and never another sandbox's processes.
-        members = set(_session_members(pid)) | {pid}
-        _kill(pid, signal.SIGTERM)
+        members = set(session_members(pid)) | {pid}
+        kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
         orphans_signalled = False
         while time.monotonic() < deadline:
-            members = {p for p in members | set(_session_members(pid)) if _alive(p)}
+            members = {p for p in members | set(session_members(pid)) if alive(p)}
             if not members:
                 # A master left as a zombie (PID 1 here may never reap it) keeps its PID file,
                 # and Dovecot's next start would take it for a running instance.
@@ -603,144 +442,18 @@ postlog   unix-dgram n - n - 1 postlogd
                 # a failed IMAP login Dovecot's master was seen to exit at once and leave
                 # anvil, log, auth, config, stats and imap-login running for good.
                 for p in members:
-                    _kill(p, signal.SIGTERM)
+                    kill(p, signal.SIGTERM)
                 orphans_signalled = True
             time.sleep(0.05)
         for p in members:  # last resort, still only processes of this very instance
-            _kill(p, signal.SIGKILL)
+            kill(p, signal.SIGKILL)
         time.sleep(0.2)
-        if any(_alive(p) for p in members):
+        if any(alive(p) for p in members):
             raise SandboxError(f"{name} (PID {pid}) did not stop:\n{self._log_tail(log)}")
 
     @staticmethod
     def _log_tail(path: Path) -> str:
         try:
-            return f"--- last lines of {path} ---\n{_last_lines(path.read_text(errors='replace'))}"
+            return f"--- last lines of {path} ---\n{last_lines(path.read_text(errors='replace'))}"
         except OSError:
             return f"(no log at {path})"
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-def _ensure_mail_user() -> tuple[int, int]:
-    """Creates the unprivileged system user that owns all mailboxes, if it is missing."""
-    try:
-        entry = pwd.getpwnam(MAIL_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
-                        "/nonexistent", "--shell", "/usr/sbin/nologin", MAIL_USER], capture_output=True)
-        entry = pwd.getpwnam(MAIL_USER)  # also covers a parallel sandbox winning the race
-    return entry.pw_uid, entry.pw_gid
-
-
-def _run_daemonizing(cmd: list[str], folder: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Runs a command that leaves a daemon behind; returns its exit code and output."""
-    # Not capture_output: the daemon inherits the pipe and keeps it open, so reading it to EOF
-    # would block for as long as the daemon lives. A file has no such end to wait for.
-    out = folder / "start.out"
-    with open(out, "w+") as sink:
-        code = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                              env=env, timeout=START_TIMEOUT * 4).returncode
-        sink.seek(0)
-        return code, sink.read()
-
-
-def _postfix_env() -> dict[str, str]:
-    # A MAIL_CONFIG left in the environment would override -c for postfix-script's helpers.
-    env = {k: v for k, v in os.environ.items() if k != "MAIL_CONFIG"}
-    env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
-    return env
-
-
-def _write_atomic(path: Path, text: str, *, backdate: bool = False) -> None:
-    """Replaces a file in one step, and only when its content changes."""
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    # Servers may read these files at any moment: never let them see a half-written one.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o644)
-    if backdate:
-        # Postfix programs sleep until main.cf's (and each table's) mtime is in the past,
-        # about 2 s after a rewrite; our file is complete, so make it look older.
-        past = time.time() - 5
-        os.utime(tmp, (past, past))
-    os.replace(tmp, path)
-
-
-def _last_lines(text: str, count: int = 30) -> str:
-    return "\n".join(text.splitlines()[-count:]) + "\n"
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # comm may hold spaces or parentheses: split after the last ')'.
-    head, _, rest = raw.rpartition(")")
-    return [head.partition("(")[2], *rest.split()]
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _alive(pid: int) -> bool:
-    stat = _proc_stat(pid)
-    # Daemonised masters are reparented to PID 1, which may never reap them: a zombie is gone.
-    return stat is not None and stat[1] != "Z"
-
-
-def _live_pid(pid_file: Path, comm: str) -> int | None:
-    """Reads a master PID file and returns the PID only if that process is still the master."""
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    stat = _proc_stat(pid)
-    # A stale PID file may name a reused PID: require the expected program name too.
-    if stat is None or stat[1] == "Z" or stat[0] != comm:
-        return None
-    return pid
-
-
-def _session_members(sid: int) -> list[int]:
-    """Lists live processes in the session `sid` (both masters call setsid when they daemonise)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat is not None and stat[1] != "Z" and stat[4] == str(sid):
-                members.append(int(entry.name))
-    return members
-
-
-def _wait_for_greeting(port: int, greeting: bytes, bye: bytes, timeout: float,
-                       context: ssl.SSLContext | None = None) -> bool:
-    """Waits until a server on 127.0.0.1:port sends a first line starting with `greeting`
-    (over TLS from the first byte when a client context is given)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            wait = max(0.1, deadline - time.monotonic())
-            sock = socket.create_connection(("127.0.0.1", port), timeout=wait)
-            try:
-                if context is not None:  # takes over the socket; closes it itself if the handshake fails
-                    sock = context.wrap_socket(sock, server_hostname="127.0.0.1")
-                line = sock.makefile("rb").readline()
-                if line.startswith(greeting):
-                    sock.sendall(bye)  # a polite end keeps "lost connection" noise out of the logs
-                    return True
-            finally:
-                sock.close()
-        except OSError:
-            pass
-        time.sleep(0.02)
-    return False
