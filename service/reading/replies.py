@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from html import unescape
 
 from ..inbound.html_text import html_to_text
 from ..inbound.mime import DecodedMessage
@@ -78,11 +79,11 @@ _HTML_QUOTE_STARTS = re.compile(
 def own_words(msg: DecodedMessage) -> str:
     """Return the replier's own text, at most the first ~50 lines.
 
-    From the text/plain part when there is one (format=flowed undone), else from the HTML,
-    cut where the client's quote starts (Outlook's divRplyFwdMsg, Gmail's gmail_quote,
-    QQ's 原始邮件 line …; blockquotes, Apple's cite included, are dropped line by line).
-    What is left goes through ``quotes.own_text``, which cuts attributions, header blocks
-    and signatures.
+    From the text/plain part when there is one (format=flowed undone, character references
+    a webmail left in it decoded), else from the HTML, cut where the client's quote starts
+    (Outlook's divRplyFwdMsg, Gmail's gmail_quote, QQ's 原始邮件 line …; blockquotes, Apple's
+    cite included, are dropped line by line). What is left goes through
+    ``quotes.own_text``, which cuts attributions, header blocks and signatures.
     """
     text, from_html, flowed = _source(msg)
     words = own_text(text[:_MAX_SOURCE_CHARS], strict=not (from_html or flowed))
@@ -98,10 +99,34 @@ def _source(msg: DecodedMessage) -> tuple[str, bool, bool]:
         match = _HTML_QUOTE_STARTS.search(html, 0, _MAX_SOURCE_CHARS)
         cut = html[: match.start()] if match else html[:_MAX_SOURCE_CHARS]
         return html_to_text(cut), True, False
+    # Entities are decoded after unflowing: an "&nbsp;" at a line's end is no soft break.
     flowed = _flowed(msg)
     if flowed is not None:
-        return _unflow(text, delsp=flowed), False, True
-    return text, False, False
+        return decode_entities(_unflow(text, delsp=flowed)), False, True
+    return decode_entities(text), False, False
+
+
+# A complete character reference ("&nbsp;", "&amp;", "&#39;", "&#x4E2D;"). Without its ';'
+# it is left alone: "R&D", "AT&T" and "&copy2026" are a person's own text.
+_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def decode_entities(text: str) -> str:
+    """Return plain text with the HTML character references a client left in it decoded.
+
+    Webmail that builds its text/plain part from the HTML (QQ Mail, some Coremail
+    versions) leaves "&nbsp;", "&amp;", "&lt;" or "&#39;" in it. Each reference is decoded
+    once, so "&amp;lt;" becomes "&lt;", not "<"; a no-break space becomes a space, as
+    html_to_text makes it, so text and HTML part read the same. Unknown names stay.
+    """
+    if "&" not in text:
+        return text
+
+    def one(match: re.Match) -> str:
+        decoded = unescape(match.group(0))
+        return " " if decoded == "\xa0" else decoded
+
+    return _ENTITY.sub(one, text)
 
 
 def _flowed(msg: DecodedMessage) -> bool | None:
@@ -188,7 +213,7 @@ _LEADING_PUNCT = " \t\u3000\xa0,，.。．:：;；!！-－—–~～、…·"
 # Invisible characters a client may put before the first word.
 _INVISIBLE = re.compile(r"^[\s\u200b\u200c\u200d\u2060\ufeff\u200e\u200f]+")
 
-# Digest item numbers after 上报 / escalate: "2", "2, 5", "1 3", "2、3", "#2", "第2项", "2-4".
+# Digest item numbers after 上报 / escalate / 关闭 / close: "2", "2, 5", "1 3", "2、3", "#2", "第2项", "2-4".
 _ITEM = r"(?:\#|no\.?\s*|第\s*)?(\d{1,4})(?:\s*(?:号|號|项|項|条|條|个|個))?"
 _ITEM_RE = re.compile(
     _ITEM + r"(?:\s*(?:-|~|至|到)\s*" + _ITEM + r")?(?=$|[\s,、;/&和及与與.。!！?？:：)）\]】])", re.I)
@@ -217,10 +242,10 @@ def _decide(words: str) -> tuple[str | None, list[int], str]:
         return None, [], ""
     decision, end = found
     numbers: list[int] = []
-    if decision == "escalate":
+    if decision in ("escalate", "close"):
+        # Item numbers of a digest (上报 2、3 / 关闭 1 已处理); without them the reply is about
+        # the mail it answers (上报 on an urgent report, 关闭 已处理).
         numbers, end = _item_numbers(norm, end)
-        if not numbers:
-            return None, [], ""
     if _is_question(norm, end):
         return None, [], ""
     rest = first[_original_index(ends, end):].lstrip(_LEADING_PUNCT)
