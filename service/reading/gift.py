@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from ..config import Config
 from ..inbound.mime import DecodedMessage
-from .daily import Problem
+from .amounts import AmountMismatch, format_amount, parse_amount
+from .problems import Problem
 from .labels import LabelSet
 from .quotes import own_text
-from .amounts import format_amount, parse_amount
 from .times import parse_date
 
 GIFT_LABELS = LabelSet({
@@ -56,7 +56,12 @@ def read_gift_request(msg: DecodedMessage, cfg: Config) -> GiftRequest:
             request.problems.append(Problem("missing", field=name))
     if request.values.get("amount"):
         parsed = parse_amount(request.values["amount"])
-        if isinstance(parsed, str):
+        if isinstance(parsed, AmountMismatch):
+            # Figures and words disagree: name both, take neither.
+            request.problems.append(Problem("amount_mismatch", field="amount", value=request.values["amount"],
+                                            details=(("figures", format_amount(parsed.figures)),
+                                                     ("words", format_amount(parsed.words)))))
+        elif isinstance(parsed, str):
             request.problems.append(Problem(f"amount_{parsed}", field="amount", value=request.values["amount"]))
         elif parsed <= 0:
             request.problems.append(Problem("amount_zero", field="amount", value=request.values["amount"]))
@@ -65,7 +70,8 @@ def read_gift_request(msg: DecodedMessage, cfg: Config) -> GiftRequest:
     if request.values.get("planned_date"):
         today = (msg.date.astimezone(cfg.policy.zone) if msg.date and msg.date.tzinfo
                  else datetime.now(cfg.policy.zone)).date()
-        parsed_date = parse_date(request.values["planned_date"], today)
+        # A gift is planned: a day or weekday alone is the next one, not the last.
+        parsed_date = parse_date(request.values["planned_date"], today, ahead=True)
         if isinstance(parsed_date, str):
             request.problems.append(Problem(f"date_{parsed_date}", field="planned_date",
                                             value=request.values["planned_date"]))

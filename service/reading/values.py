@@ -1,12 +1,13 @@
 """Read the values people type by hand into mails: the shared part of times, dates and amounts.
 
 Reps and managers write these in Chinese or English, with full-width digits, Chinese
-numerals, 上午/下午 or am/pm, and a few words around them. Every reader (``times`` for visit
-times and dates, ``amounts`` for money) is tolerant of form but strict about meaning: it
-returns the value, or a short problem code (a plain string, the constants below) that the
-caller turns into a reply naming the field and showing a correct example. Nothing here
-raises on bad input. Text is NFKC-normalised first, so full-width ``９：３０`` and ``￥１２００``
-read like ASCII; letters are compared case-insensitively.
+numerals, 上午/下午 or am/pm, and a few words around them. Every reader (``dates`` for
+dates, ``times`` for visit times, ``amounts`` for money) is tolerant of form but strict about
+meaning: it returns the value, or a short problem code (a plain string, the constants below)
+that the caller turns into a reply naming the field and showing a correct example (an
+amount whose figures and words disagree comes back as ``amounts.AmountMismatch``, holding
+both). Nothing here raises on bad input. Text is NFKC-normalised first, so full-width
+``９：３０`` and ``￥１２００`` read like ASCII; letters are compared case-insensitively.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 __all__ = [
     "BAD_DATE", "BAD_TIME", "CHINESE_DIGITS", "DIGIT_CHARS", "NUMERAL_CHARS", "EMPTY", "END_BEFORE_START", "NEGATIVE",
-    "NO_TIME", "TOO_MANY_DECIMALS", "UNPARSEABLE", "normalise", "parse_chinese_number",
+    "NO_TIME", "TOO_MANY_DECIMALS", "UNPARSEABLE", "WEEKDAY_MISMATCH", "normalise", "parse_chinese_number",
 ]
 
 # Problem codes returned instead of a value.
@@ -29,6 +30,7 @@ BAD_TIME = "bad_time"
 END_BEFORE_START = "end_before_start"
 NEGATIVE = "negative"
 TOO_MANY_DECIMALS = "too_many_decimals"
+WEEKDAY_MISMATCH = "weekday_mismatch"     # 2026-11-26 周三: the date is a Thursday
 
 
 # --------------------------------------------------------------------------- Chinese numerals
