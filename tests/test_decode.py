@@ -579,6 +579,12 @@ HTML_CASES = [
     # converter linear on hostile markup.
     ('<a title="x>y">link</a>', 'y">link'),
     ("", ""),
+    # What lxml.html (libxml2) would lose, measured in bench/html_to_text.py: the text after
+    # the first </html> (the decoder joins Apple Mail's HTML parts) and below 255 levels.
+    ("<html><body><div>own words</div></body></html>\n<html><body><div>韩梅梅</div></body></html>",
+     "own words\n韩梅梅"),
+    ("<html><body>Hello</body></html>\n\n___\nlist footer", "Hello\n___ list footer"),
+    ("<blockquote><div>" * 300 + "deep", "> " * 10 + "deep"),
 ]
 
 

@@ -26,6 +26,7 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _FOLD = re.compile(r"\r?\n[ \t]")
 _NEWLINES = re.compile(r"[\r\n]+")
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+_NOT_BASE64_TEXT = re.compile(rb"[^A-Za-z0-9+/=\r\n\t ]")
 
 
 def b64decode_lenient(data: bytes) -> tuple[bytes, bool]:
@@ -35,9 +36,14 @@ def b64decode_lenient(data: bytes) -> tuple[bytes, bool]:
     and nothing is lost. Junk characters or a dangling sextet are.
     """
     try:
-        return binascii.a2b_base64(data), True
+        decoded = binascii.a2b_base64(data)
     except binascii.Error:
         pass
+    else:
+        # a2b_base64 skips characters outside the alphabet without a word: only text made of
+        # the alphabet, padding and line breaks decoded cleanly.
+        if not _NOT_BASE64_TEXT.search(data):
+            return decoded, True
     cleaned = _BASE64_JUNK.sub(b"", data)
     clean = len(cleaned) == len(data.rstrip(b"=").translate(None, b" \t\r\n"))
     rest = len(cleaned) % 4

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy as _email_policy
 from email.message import Message
 from email.parser import BytesParser
+from urllib.parse import unquote
 
 from .charsets import SEVEN_BIT_CODECS, codec_for, decode_text
 from .headers import (
@@ -38,12 +39,23 @@ __all__ = ["Attachment", "DecodedMessage", "decode_message"]
 
 @dataclass(frozen=True)
 class Attachment:
-    """Carry one attached or inline file of a message, transfer encoding undone."""
+    """Carry one attached or inline file of a message, transfer encoding undone.
+
+    ``inline`` only repeats what the sender's client said (Content-Disposition inline, or a
+    Content-ID without a disposition); Apple Mail and iOS say it of every attached file, so it
+    tells nothing about what the file is for. ``body_image`` is the decision that counts: an
+    image the HTML body shows through ``cid:`` (RFC 2392), which is decoration, not a file.
+    """
 
     filename: str
     content_type: str
     payload: bytes = field(repr=False)
     inline: bool = False
+    content_id: str = ""  # the Content-ID without its <>
+    body_image: bool = False
+    # What went wrong undoing the transfer encoding ("" when nothing did): such a file is not
+    # what the sender attached and is never kept (e.g. base64 that does not decode).
+    damage: str = ""
 
 
 @dataclass
@@ -92,6 +104,8 @@ class DecodedMessage:
 
 # --------------------------------------------------------------------------- bodies
 
+# A cid: URL in an HTML attribute or CSS url(); it ends at a quote, space, bracket or paren.
+_CID_REF = re.compile(r"""\bcid:([^\s"'<>()]+)""", re.I)
 _HTML_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 _MAX_DEPTH = 40
@@ -114,7 +128,7 @@ _DEFECT_PHRASES = {
 class _Walk:
     """Collect bodies, attachments and problems while walking the MIME tree once."""
 
-    __slots__ = ("plains", "htmls", "attachments", "problems", "hint")
+    __slots__ = ("plains", "htmls", "attachments", "problems", "hint", "cids")
 
     def __init__(self) -> None:
         self.plains: list[str] = []
@@ -122,6 +136,8 @@ class _Walk:
         self.attachments: list[Attachment] = []
         self.problems: list[str] = []
         self.hint: str | None = None
+        # Content-IDs that some HTML part (chosen alternative or not) refers to with cid:.
+        self.cids: set[str] = set()
 
 
 def _part_headers(part: Message) -> dict[str, str]:
@@ -135,28 +151,32 @@ def _part_headers(part: Message) -> dict[str, str]:
     return found
 
 
-def _payload_bytes(part: Message, cte: str, walk: _Walk, label: str) -> bytes:
+def _payload_bytes(part: Message, cte: str, walk: _Walk, label: str) -> tuple[bytes, str]:
+    """Return the part's bytes with the transfer encoding undone, and what went wrong ('' if nothing)."""
     payload = part._payload  # str from the parser; raw bytes kept as surrogate escapes
     if not isinstance(payload, str):
-        return b""
+        return b"", ""
     try:
         data = payload.encode("ascii", "surrogateescape")
     except UnicodeEncodeError:
         data = payload.encode("utf-8", "surrogateescape")
     if cte in ("7bit", "8bit", "binary", ""):
-        return data
+        return data, ""
     if cte == "base64":
         decoded, clean = b64decode_lenient(data)
         if not clean:
             walk.problems.append(f"damaged base64 in {label}")
-        return decoded
+            if not decoded or len(decoded) * 2 < len(data.strip()) // 4 * 3:
+                # Most of it did not decode: what is left is not the file that was sent.
+                return decoded, "its base64 encoding is damaged and does not decode"
+        return decoded, ""
     if cte == "quoted-printable":
-        return binascii.a2b_qp(data)
+        return binascii.a2b_qp(data), ""
     if cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
         decoded = part.get_payload(decode=True)
-        return decoded if isinstance(decoded, bytes) else data
+        return (decoded, "") if isinstance(decoded, bytes) else (data, "its uuencoding does not decode")
     walk.problems.append(f"unknown transfer encoding {cte!r} in {label}")
-    return data
+    return data, f"its transfer encoding {cte!r} is unknown"
 
 
 def _normalise_text(text: str) -> str:
@@ -268,7 +288,7 @@ def _walk(part: Message, walk: _Walk, depth: int) -> None:
         if codec and codec != "utf-8" and codec not in SEVEN_BIT_CODECS:
             walk.hint = label
     filename = _filename(dparams, params, walk, label)
-    data = _payload_bytes(part, cte, walk, ctype + " part")
+    data, damage = _payload_bytes(part, cte, walk, ctype + " part")
 
     if (
         (ctype == "text/plain" or ctype == "text/html")
@@ -281,12 +301,36 @@ def _walk(part: Message, walk: _Walk, depth: int) -> None:
             if not label:
                 meta = _HTML_META_CHARSET.search(data, 0, 4096)
                 label = meta.group(1).decode("ascii") if meta else None
-            walk.htmls.append(_decode_text_part(data, label, ctype, walk))
+            html = _decode_text_part(data, label, ctype, walk)
+            walk.htmls.append(html)
+            walk.cids.update(_cid_key(unquote(ref)) for ref in _CID_REF.findall(html))
         return
     inline = disposition == "inline" or (not disposition and "content-id" in heads)
     if not filename and ctype in ("message/rfc822", "message/global"):
         filename = "forwarded.eml"
-    walk.attachments.append(Attachment(filename, ctype, data, inline))
+    content_id = heads.get("content-id", "").strip().strip("<>").strip()
+    walk.attachments.append(Attachment(filename, ctype, data, inline, content_id, damage=damage))
+
+
+def _cid_key(value: str) -> str:
+    """Return a Content-ID or cid: reference as one comparable key (no <>, no space, lower case)."""
+    return value.strip().strip("<>").strip().lower()
+
+
+def _mark_body_images(walk: _Walk) -> list[Attachment]:
+    """Return the attachments with body_image set on each image the HTML shows through cid:.
+
+    Only these are decoration. Everything else is a file the sender attached, whatever its
+    disposition says – Apple Mail sends PDFs and photos as ``inline; filename=…`` without a
+    Content-ID. A non-image that the HTML refers to (Apple Mail can show a PDF's first page)
+    is still a file.
+    """
+    if not walk.cids:
+        return walk.attachments
+    return [replace(a, body_image=True)
+            if a.content_id and _cid_key(a.content_id) in walk.cids and a.content_type.startswith("image/")
+            else a
+            for a in walk.attachments]
 
 
 def _walk_alternative(parts: list, walk: _Walk, depth: int) -> None:
@@ -299,6 +343,7 @@ def _walk_alternative(parts: list, walk: _Walk, depth: int) -> None:
         _walk(sub, sub_walk, depth + 1)
         walk.problems.extend(sub_walk.problems)
         walk.attachments.extend(sub_walk.attachments)
+        walk.cids.update(sub_walk.cids)
         if not walk.hint and sub_walk.hint:
             walk.hint = sub_walk.hint
         subs.append(sub_walk)
@@ -401,5 +446,5 @@ def _fill(result: DecodedMessage, raw: bytes) -> None:
         result.text = html_to_text(result.html)
     else:
         result.text = "\n".join(walk.plains)
-    result.attachments = walk.attachments
+    result.attachments = _mark_body_images(walk)
     problems.extend(walk.problems)

@@ -2,19 +2,30 @@
 
 The result lists every visit with the data names of spec §4 and every problem found, each
 tied to its visit number and field, so the rejection can name them all at once.
+
+The form is found by its content, whatever the attachment is called: a .docx holding the
+form's visit table, or a .doc / WPS / .odt / .rtf file that LibreOffice converts into one
+(``service.documents.convert``, the one step here that is not pure; callers may pass their
+own ``convert``). A document that should have been the form but cannot be read is named in
+the problems with the reason. Every other attached file is a customer card, except images
+that the HTML body shows through ``cid:``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from ..config import Config
+from ..config import Config, Policy
 from ..inbound.mime import Attachment, DecodedMessage
+from .doctype import CLAIMED, DOC, DOCX, ODT, RTF, sniff
 from .labels import Field, LabelSet
+from .problems import Problem
 from .quotes import own_text
 from .times import VisitTime, parse_date, parse_visit_time
+from .urgent import urgent_category
 from .wordform import DAILY_COLUMNS, FormError, is_daily_form, read_daily_form
 
 DAILY_LABELS = LabelSet({
@@ -34,36 +45,7 @@ DAILY_LABELS = LabelSet({
 VISIT_FIELDS = tuple(name for name, _, _ in DAILY_COLUMNS)  # spec §4, in the form's order
 CONTENT_FIELDS = ("feedback", "market", "effect", "handled")
 
-URGENT_CATEGORIES = {
-    "competitor_policy": ("同行销售政策重大变化", "Competitor policy change"),
-    "competitor_product": ("同行新产品上市", "Competitor new product"),
-    "competitor_trend": ("同行销售或服务新动向", "Competitor trend"),
-    "product_defect": ("本公司产品重大缺陷", "Product defect"),
-    "other": ("其他紧急事项", "Other"),
-}
-# Words that name a category when the rep does not write its full name.
-URGENT_WORDS = (
-    ("competitor_policy", re.compile(r"competitor[_ ]policy|政策", re.I)),
-    ("competitor_product", re.compile(r"competitor[_ ]product|new product|新产品|新品", re.I)),
-    ("competitor_trend", re.compile(r"competitor[_ ]trend|trend|动向|新动态", re.I)),
-    ("product_defect", re.compile(r"product[_ ]defect|defect|缺陷|质量问题|重大问题", re.I)),
-    ("other", re.compile(r"^\s*(other|其他|其它)", re.I)),
-)
 MAJOR_RE = re.compile(r"重大|major", re.I)
-
-
-@dataclass(frozen=True)
-class Problem:
-    code: str
-    visit: int | None = None  # 1-based visit number
-    field: str | None = None  # data name
-    value: str = ""
-
-    def text(self, language: str) -> str:
-        """Return this problem as a sentence for the sender."""
-        from .problems import describe
-
-        return describe(self, language)
 
 
 @dataclass
@@ -85,6 +67,28 @@ class Visit:
         return out
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Say why an attached document that could have been the form was not read."""
+
+    attachment: Attachment
+    code: str    # too_large | not_document | unavailable | timeout | failed
+    detail: str  # in English, for the operator
+
+
+@dataclass
+class FormSearch:
+    """Hold the daily form found among a mail's attachments, or the documents that could not be read."""
+
+    form: Attachment | None = None
+    docx: bytes | None = None  # the form as .docx: the attachment itself, or its conversion
+    kind: str | None = None    # what the attachment was: docx, doc, odt or rtf
+    refused: list[Refusal] = field(default_factory=list)
+
+
+Converter = Callable[..., object]  # service.documents.convert.to_docx's signature
+
+
 @dataclass
 class DailyReport:
     report_date: date
@@ -92,24 +96,61 @@ class DailyReport:
     problems: list[Problem]
     source: str  # "text" or the form's file name
     cards: list[Attachment]  # attachments to keep as customer cards
+    form: Attachment | None = None  # the attachment read as the report
+    form_kind: str | None = None    # docx, doc, odt or rtf
+    refused: list[Refusal] = field(default_factory=list)  # documents that could not be read
+    body_images: list[Attachment] = field(default_factory=list)  # shown in the HTML body
 
     def as_json(self) -> dict:
         return {"report_date": self.report_date.isoformat(), "visits": [v.as_json() for v in self.visits]}
 
 
-def read_daily_report(msg: DecodedMessage, cfg: Config) -> DailyReport:
-    """Read the report from the mail's own text, or else from an attached daily-report form."""
+def read_daily_report(msg: DecodedMessage, cfg: Config, *, convert: Converter | None = None) -> DailyReport:
+    """Return the report read from the mail's own text, or else from an attached daily form.
+
+    ``convert`` turns a .doc / .odt / .rtf form into .docx (default: LibreOffice, see
+    ``find_form``); it only runs when the text holds no visit.
+    """
     mail_date = _mail_date(msg, cfg)
     text = own_text(msg.text)
     fields = DAILY_LABELS.split(text)
-    form = None if any(f.name == "customer" for f in fields) else _find_form(msg)
-    cards = [a for a in msg.attachments if a is not form and not a.inline]
+    body_images = [a for a in msg.attachments if a.body_image]
+    search = FormSearch() if any(f.name == "customer" for f in fields) \
+        else find_form(msg.attachments, cfg.policy, convert=convert)
+    form = search.form
     if form is not None:
-        return _from_form(form, mail_date, cards)
-    report_date, problems = _report_date([f for f in fields if f.name == "date"], mail_date)
-    visits = _group_visits([f for f in fields if f.name != "date"])
-    return _validated(DailyReport(report_date=report_date, visits=visits, problems=problems,
-                                  source="text", cards=cards))
+        cards = [a for a in msg.attachments if a is not form and not a.body_image]
+        report = _from_form(form, search, mail_date, cards, cfg.policy.max_unzipped_bytes)
+    elif search.refused:
+        # The form is there but cannot be read: say so, not that no visit was found.
+        refused = {id(r.attachment) for r in search.refused}
+        cards = [a for a in msg.attachments if id(a) not in refused and not a.body_image]
+        problems = [Problem(f"convert_{r.code}", value=r.attachment.filename or r.attachment.content_type)
+                    for r in search.refused]
+        report = DailyReport(report_date=mail_date, visits=[], problems=problems, source="text",
+                             cards=cards, refused=search.refused)
+    else:
+        cards = [a for a in msg.attachments if not a.body_image]
+        report_date, problems = _report_date([f for f in fields if f.name == "date"], mail_date)
+        visits = _group_visits([f for f in fields if f.name != "date"])
+        report = _validated(DailyReport(report_date=report_date, visits=visits, problems=problems,
+                                        source="text", cards=cards))
+    report.body_images = body_images
+    if report.problems:
+        # Whatever the decoder found that may be why nothing could be read goes into the reply.
+        report.problems.extend(mail_problems(msg))
+    return report
+
+
+def mail_problems(msg: DecodedMessage) -> list[Problem]:
+    """Return the decoder's findings that can explain a rejected mail, as problems for the reply."""
+    found: list[Problem] = []
+    for text in msg.problems:
+        if "nested too deeply" in text:
+            found.append(Problem("mail_nested"))
+        elif text.startswith(("damaged base64 in text/", "undecodable bytes in text/", "unknown transfer encoding")):
+            found.append(Problem("mail_damaged", value=text))
+    return list(dict.fromkeys(found))
 
 
 def _mail_date(msg: DecodedMessage, cfg: Config) -> date:
@@ -169,35 +210,91 @@ def _validated(report: DailyReport) -> DailyReport:
     return report
 
 
-def urgent_category(text: str) -> str | None:
-    """Return the urgent category key named in text (by key, Chinese or English name), or None."""
-    head = text.strip().lower()
-    for key, (zh, en) in URGENT_CATEGORIES.items():
-        if head.startswith((key, zh.lower(), en.lower())):
-            return key
-    for key, pattern in URGENT_WORDS:
-        if pattern.search(text):
-            return key
-    return None
+def find_form(attachments: list[Attachment], policy: Policy, *, convert: Converter | None = None) -> FormSearch:
+    """Return the first attachment that is a filled daily form, judged by content, not by name.
+
+    A .docx is tried first; then .doc / WPS / .odt / .rtf files are converted with
+    ``convert`` (default ``service.documents.convert.to_docx``) and tried. Files above
+    ``policy.max_attachment_bytes`` are not opened, archives are checked against
+    ``policy.max_unzipped_bytes`` first. With no form found, ``refused`` lists the documents
+    that could not be read and why; documents that were read but are not the form are not in it
+    (they are customer cards).
+    """
+    max_bytes, max_unzipped = policy.max_attachment_bytes, policy.max_unzipped_bytes
+    kinds = [(a, sniff(a.payload, a.filename, a.content_type)) for a in attachments if not a.body_image]
+    refused: list[Refusal] = []
+    for attachment, kind in kinds:
+        if kind != DOCX:
+            continue
+        unsafe = _unsafe_docx(attachment, max_bytes, max_unzipped)
+        if unsafe:
+            # Never opened, and never silently passed over: the rep learns why it was not read.
+            refused.append(unsafe)
+        elif is_daily_form(attachment.payload, max_unzipped_bytes=max_unzipped):
+            return FormSearch(form=attachment, docx=attachment.payload, kind=DOCX)
+    for attachment, kind in kinds:
+        if kind == CLAIMED:
+            refused.append(Refusal(attachment, "not_document", "its content is not a Word, WPS, "
+                                   "OpenDocument or RTF document (damaged, or another kind of file)"))
+        elif kind in (DOC, ODT, RTF):
+            docx = _converted(attachment, kind, max_bytes, max_unzipped, convert, refused)
+            if docx is not None and is_daily_form(docx, max_unzipped_bytes=max_unzipped):
+                return FormSearch(form=attachment, docx=docx, kind=kind)
+    return FormSearch(refused=refused)
 
 
-def _find_form(msg: DecodedMessage) -> Attachment | None:
-    for attachment in msg.attachments:
-        if attachment.filename.lower().endswith(".docx") or "wordprocessingml" in attachment.content_type:
-            if is_daily_form(attachment.payload):
-                return attachment
-    return None
+def _unsafe_docx(attachment: Attachment, max_bytes: int, max_unzipped: int) -> Refusal | None:
+    """Return why a .docx must not be opened (too large, a zip bomb, damaged in transit), or None."""
+    if attachment.damage:
+        return Refusal(attachment, "damaged", attachment.damage)
+    if len(attachment.payload) > max_bytes:
+        return Refusal(attachment, "too_large", f"the file has {len(attachment.payload):,} bytes, "
+                       f"more than the {max_bytes:,}-byte attachment limit")
+    from .wordform import check_zip
 
-
-def _from_form(form: Attachment, mail_date: date, cards: list[Attachment]) -> DailyReport:
     try:
-        filled = read_daily_form(form.payload)
+        check_zip(attachment.payload, max_unzipped)
     except FormError as exc:
-        return DailyReport(report_date=mail_date, visits=[], source=form.filename, cards=cards,
-                           problems=[Problem("form_unreadable", value=f"{form.filename}: {exc}")])
+        return Refusal(attachment, "unsafe", str(exc))
+    return None
+
+
+def _converted(attachment: Attachment, kind: str, max_bytes: int, max_unzipped: int,
+               convert: Converter | None, refused: list[Refusal]) -> bytes | None:
+    """Return the attachment converted to .docx, or None with the reason added to ``refused``."""
+    if len(attachment.payload) > max_bytes:
+        refused.append(Refusal(attachment, "too_large", f"the file has {len(attachment.payload):,} bytes, "
+                               f"more than the {max_bytes:,}-byte attachment limit"))
+        return None
+    if kind == ODT:
+        # An .odt is a zip: its directory is checked before LibreOffice unpacks it.
+        from .wordform import check_zip
+
+        try:
+            check_zip(attachment.payload, max_unzipped)
+        except FormError as exc:
+            refused.append(Refusal(attachment, "too_large", str(exc)))
+            return None
+    if convert is None:  # deferred: only a mail with an old-format document needs LibreOffice
+        from ..documents.convert import to_docx as convert
+    result = convert(attachment.payload, kind, max_bytes=max_bytes, max_unzipped_bytes=max_unzipped)
+    if result.docx is None:
+        refused.append(Refusal(attachment, result.failure or "failed", result.detail))
+    return result.docx
+
+
+def _from_form(form: Attachment, search: FormSearch, mail_date: date, cards: list[Attachment],
+               max_unzipped: int) -> DailyReport:
+    source = form.filename or "form.docx"
+    try:
+        filled = read_daily_form(search.docx, max_unzipped_bytes=max_unzipped)
+    except FormError as exc:
+        return DailyReport(report_date=mail_date, visits=[], source=source, cards=cards, form=form,
+                           form_kind=search.kind,
+                           problems=[Problem("form_unreadable", value=f"{source}: {exc}")])
     date_fields = [Field("date", "日期", filled.report_date_text, 0)] if filled.report_date_text else []
     report_date, problems = _report_date(date_fields, mail_date)
     visits = [Visit(number=i, values={k: v for k, v in row.items() if k in VISIT_FIELDS})
               for i, row in enumerate(filled.visits, start=1)]
     return _validated(DailyReport(report_date=report_date, visits=visits, problems=problems,
-                                  source=form.filename or "form.docx", cards=cards))
+                                  source=source, cards=cards, form=form, form_kind=search.kind))

@@ -28,6 +28,7 @@ __all__ = [
     "DAILY_COLUMNS",
     "FormError",
     "FormReport",
+    "check_zip",
     "is_daily_form",
     "read_daily_form",
 ]
@@ -97,13 +98,14 @@ class FormReport:
 # --------------------------------------------------------------------------- public API
 
 
-def is_daily_form(payload: bytes) -> bool:
-    """True for a .docx holding a table with a 客户名称 / Customer header row.
+def is_daily_form(payload: bytes, *, max_unzipped_bytes: int = 50 * 1024 * 1024) -> bool:
+    """Say whether a .docx holds the form's visit table (客户名称 / Customer and another column).
 
-    Never raises: anything unreadable (not a zip, corrupt, a zip bomb, too big) is False.
+    Only the content counts, never the file's name. Never raises: anything unreadable (not a
+    zip, corrupt, a zip bomb, beyond ``max_unzipped_bytes``) is False.
     """
     try:
-        body = _open_body(payload, max_unzipped_bytes=50 * 1024 * 1024)
+        body = _open_body(payload, max_unzipped_bytes=max_unzipped_bytes)
         return any(_find_header_row(_Grid(tbl)) is not None for tbl in body.iter(_W_TBL))
     except Exception:  # noqa: BLE001 - a yes/no question about untrusted bytes
         return False
@@ -133,7 +135,7 @@ def _open_body(payload: bytes, *, max_unzipped_bytes: int):
     if payload.startswith(_OLE_MAGIC):
         raise FormError("the file is an old Word 97-2003 (.doc) document; "
                         "please save it as .docx (Word 2007 or later) and send it again")
-    _check_zip(payload, max_unzipped_bytes)
+    check_zip(payload, max_unzipped_bytes)
     try:
         import docx  # deferred: importing python-docx costs ~0.2 s
 
@@ -143,8 +145,8 @@ def _open_body(payload: bytes, *, max_unzipped_bytes: int):
         raise FormError(f"the file could not be opened as a Word .docx document ({_reason(exc)})") from exc
 
 
-def _check_zip(payload: bytes, max_unzipped_bytes: int) -> None:
-    """Reject what is not a zip, or would unpack too big, looking only at the zip directory."""
+def check_zip(payload: bytes, max_unzipped_bytes: int) -> None:
+    """Raise FormError for what is not a zip, or would unpack too big; reads only the zip directory."""
     try:
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             members = archive.infolist()

@@ -43,8 +43,11 @@ def archive_problem(payload: bytes, max_unzipped: int) -> str | None:
     return None
 
 
-def judge(payload: bytes, *, max_bytes: int, max_unzipped: int) -> CardVerdict:
-    """Decide whether an attachment may be kept."""
+def judge(payload: bytes, *, max_bytes: int, max_unzipped: int, damage: str = "") -> CardVerdict:
+    """Decide whether an attachment may be kept: not when it arrived damaged (``damage`` says
+    how), is larger than ``max_bytes``, or is an archive that expands beyond ``max_unzipped``."""
+    if damage:
+        return CardVerdict(False, "damaged")
     if len(payload) > max_bytes:
         return CardVerdict(False, "too_large")
     problem = archive_problem(payload, max_unzipped)

@@ -20,7 +20,13 @@ CARD_REASONS = {
     "too_large": ("超过大小限制", "larger than the limit"),
     "archive_too_large": ("解压后过大（疑似压缩炸弹）", "would expand beyond the limit (zip bomb?)"),
     "broken_archive": ("压缩文件已损坏", "a broken archive"),
+    "damaged": ("传输编码已损坏，无法还原文件，请重新附加后发送", "its transfer encoding is damaged; please attach it again"),
 }
+
+
+# A receipt or rejection lists at most this many visits or problems (5,000 visits once made a
+# 1.1 MB receipt); the rest is counted.
+MAX_LISTED = 50
 
 
 def handle(ctx: Context, inbound: Inbound) -> Outcome:
@@ -29,12 +35,13 @@ def handle(ctx: Context, inbound: Inbound) -> Outcome:
     rep = ctx.cfg.organisation.reps.get(msg.from_addr)
     language = ctx.cfg.language_for(msg.from_addr)
     if rep is None:
-        reply_to_sender(ctx, inbound, "daily_rejected", problems=[_not_a_rep(language)], report_date=None)
+        reply_to_sender(ctx, inbound, "daily_rejected", problems=[_not_a_rep(language)], unlisted=0, report_date=None)
         return Outcome("rejected", f"{msg.from_addr} is not a rep in config.yaml: rejection sent")
     report = read_daily_report(msg, ctx.cfg)
     if report.problems:
         problems = [p.text(language) for p in report.problems]
-        reply_to_sender(ctx, inbound, "daily_rejected", problems=problems, report_date=report.report_date.isoformat())
+        reply_to_sender(ctx, inbound, "daily_rejected", problems=problems[:MAX_LISTED],
+                        unlisted=max(0, len(problems) - MAX_LISTED), report_date=report.report_date.isoformat())
         return Outcome("rejected", f"{len(problems)} problem(s): " + "; ".join(p.text("en") for p in report.problems))
 
     report_id, replaced = reports.save_report(
@@ -43,7 +50,9 @@ def handle(ctx: Context, inbound: Inbound) -> Outcome:
     card_lines = _keep_cards(ctx, inbound, report, report_id, language)
     forwarded = _route_tech_issues(ctx, inbound, rep, report)
     reply_to_sender(ctx, inbound, "daily_receipt", report_date=report.report_date.isoformat(),
-                    replaced=replaced is not None, visits=[_visit_summary(v, language) for v in report.visits],
+                    replaced=replaced is not None, visit_count=len(report.visits),
+                    visits=[_visit_summary(v, language) for v in report.visits[:MAX_LISTED]],
+                    unlisted=max(0, len(report.visits) - MAX_LISTED),
                     cards=card_lines, forwarded=forwarded, source=report.source)
     return Outcome("processed", f"daily report {report.report_date} with {len(report.visits)} visit(s) stored"
                    + (f", replacing report #{replaced}" if replaced else ""))
@@ -80,7 +89,7 @@ def _keep_cards(ctx: Context, inbound: Inbound, report: DailyReport, report_id: 
     lines = []
     for attachment in report.cards:
         verdict = cards.judge(attachment.payload, max_bytes=policy.max_attachment_bytes,
-                              max_unzipped=policy.max_unzipped_bytes)
+                              max_unzipped=policy.max_unzipped_bytes, damage=attachment.damage)
         digest = cards.store_file(ctx.cfg.storage.cards_dir, attachment.payload) if verdict.kept else None
         name = attachment.filename or "attachment"
         cards.record(ctx.db, message=inbound.id, report=report_id, filename=name,
