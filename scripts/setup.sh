@@ -13,6 +13,8 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v soffice >/dev/null 2>&1 || need_apt+=(libreoffice-writer-nogui)
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 [ -d /usr/share/fonts/opentype/noto ] || need_apt+=(fonts-noto-cjk)
+# HTML mail parts are checked the way a text-mode client (Alpine) shows them: w3m -dump.
+command -v w3m >/dev/null 2>&1 || need_apt+=(w3m)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
