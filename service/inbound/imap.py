@@ -19,6 +19,7 @@ from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderCreateError
 from imap_tools.utils import encode_folder
 
+from .. import oauth
 from ..config import Imap
 from ..errors import MailboxError, connection_problem
 
@@ -56,16 +57,30 @@ class Connection:
 
     def _login(self) -> None:
         s = self.settings
-        secret = s.secret() or ""
         if s.auth == "xoauth2":
-            self.box.xoauth2(s.user or "", secret, initial_folder=None)
+            # A token fresh enough at every (re)connect; a session in IDLE is never asked again.
+            oauth.login(s, "IMAP", self._xoauth2)
         else:
-            self.box.login(s.user or "", secret, initial_folder=None)
+            self.box.login(s.user or "", s.secret() or "", initial_folder=None)
         # imaplib keeps the capabilities from before login, which on Dovecot lack MOVE.
         typ, data = self.box.client.capability()
         if typ == "OK" and data and data[-1]:
             self.capabilities = {c.upper() for c in data[-1].decode().split()}
             self.box.client.capabilities = tuple(self.capabilities)
+
+    def _xoauth2(self, token: str) -> None:
+        """Authenticate with one token; raise TokenRefused when the server refuses that token."""
+        # Not imap-tools' xoauth2(): it answers the server's error challenge with the
+        # credentials again, where RFC 7628 (and Office 365) expect an empty line.
+        answer = oauth.XOAuth2(self.settings.user or "", token)
+        try:
+            self.box.login_result = self.box.client.authenticate("XOAUTH2", answer)
+        except imaplib.IMAP4.error as exc:
+            # AUTHENTICATIONFAILED (RFC 5530) is about the credentials; UNAVAILABLE and the
+            # like are the server's trouble and go to the caller's reconnect as they are.
+            if "AUTHENTICATIONFAILED" in str(exc).upper() or answer.challenge is not None:
+                raise oauth.TokenRefused(_refusal(exc, answer)) from None
+            raise
 
     @property
     def has_idle(self) -> bool:
@@ -224,6 +239,11 @@ def _open(s: Imap):
         return MailBoxUnencrypted(s.host, s.port, timeout=s.timeout)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxError(f"cannot connect to {where}: {connection_problem(exc, ca_file=s.ca_file, key='imap')}") from exc
+
+
+def _refusal(exc: imaplib.IMAP4.error, answer: oauth.XOAuth2) -> str:
+    """Describe a refused AUTHENTICATE: the server's tagged answer and its XOAUTH2 status."""
+    return f"{exc}; server status {answer.reason()}" if answer.reason() else str(exc)
 
 
 def _quote(folder: str) -> bytes:

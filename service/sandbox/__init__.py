@@ -11,6 +11,10 @@ localhost from a private CA made once under ``root/tls`` (``ca_file`` is what a 
 trust): STARTTLS on the plain IMAP and SMTP ports, implicit TLS on ``imaps_port`` and
 ``smtps_port``. Plain login on the plain ports keeps working either way.
 
+Optionally (``oauth2=True``, see ``oauth2.py``) Dovecot also takes XOAUTH2 and OAUTHBEARER
+tokens from a local token server (``token_server``, a thread of the starting process), and a
+submission port accepts mail only after SMTP AUTH through Dovecot.
+
 Needs root: Postfix only starts as root and Dovecot switches to the mail user itself.
 """
 
@@ -35,6 +39,7 @@ from .processes import (
     START_TIMEOUT, alive, ensure_mail_user, kill, last_lines, live_pid, postfix_env, run_daemonizing,
     session_members, wait_for_greeting, write_atomic,
 )
+from .token_server import TokenServer
 
 __all__ = ["Sandbox", "SandboxError", "ensure_installed", "free_port"]
 
@@ -112,7 +117,9 @@ class Sandbox:
 
     def __init__(self, root: Path, *, imap_port: int, lmtp_port: int, smtp_port: int,
                  users: Iterable[str], password: str, tls: bool = False,
-                 imaps_port: int | None = None, smtps_port: int | None = None) -> None:
+                 imaps_port: int | None = None, smtps_port: int | None = None,
+                 oauth2: bool = False, submission_port: int | None = None,
+                 token_lifetime: float = 20.0) -> None:
         self._root = Path(root).resolve()
         if len(str(self._root)) > MAX_ROOT_LEN:
             raise ValueError(f"root path too long for unix sockets (max {MAX_ROOT_LEN} chars): {self._root}")
@@ -120,6 +127,8 @@ class Sandbox:
             raise ValueError("password must be non-empty and hold no ':' or newline (passwd-file format)")
         if tls and not (imaps_port and smtps_port):
             raise ValueError("tls=True needs imaps_port and smtps_port")
+        if oauth2 and not submission_port:
+            raise ValueError("oauth2=True needs submission_port")
         self._imap_port, self._lmtp_port, self._smtp_port = imap_port, lmtp_port, smtp_port
         self._tls = tls
         self._imaps_port, self._smtps_port = (imaps_port, smtps_port) if tls else (None, None)
@@ -139,6 +148,11 @@ class Sandbox:
         self._ca_file = self._tls_dir / "ca.pem"
         self._cert_file = self._tls_dir / "server.pem"
         self._key_file = self._tls_dir / "server.key"
+        self._oauth2, self._submission_port = oauth2, (submission_port if oauth2 else None)
+        self._oauth2_conf = d / "dovecot" / "oauth2.conf.ext"
+        self._auth_socket = self._dovecot_run / "auth-postfix"
+        self._token_server = TokenServer(lifetime=token_lifetime, cert_file=self._cert_file,
+                                         key_file=self._key_file) if oauth2 else None
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -175,9 +189,26 @@ class Sandbox:
 
     @property
     def ca_file(self) -> Path | None:
-        """Gives the PEM file of the private CA that signed the servers' certificate (made at the
-        first start), or None without tls."""
-        return self._ca_file if self._tls else None
+        """Gives the PEM file of the private CA that signed the servers' (and the token server's)
+        certificate (made at the first start), or None without tls and oauth2."""
+        return self._ca_file if self._tls or self._oauth2 else None
+
+    @property
+    def oauth2(self) -> bool:
+        """Tells whether Dovecot takes OAuth2 tokens and the submission port requires AUTH."""
+        return self._oauth2
+
+    @property
+    def submission_port(self) -> int | None:
+        """Gives the SMTP port on 127.0.0.1 that takes mail only after AUTH, or None without oauth2."""
+        return self._submission_port
+
+    @property
+    def token_server(self) -> TokenServer:
+        """Gives the local OAuth2 token and introspection server (oauth2 mode only)."""
+        if self._token_server is None:
+            raise AttributeError("this sandbox runs without oauth2")
+        return self._token_server
 
     @property
     def password(self) -> str:
@@ -197,9 +228,11 @@ class Sandbox:
         self.start_postfix()
 
     def stop(self) -> None:
-        """Stops both servers by PID and waits until their processes are gone."""
+        """Stops both servers by PID and waits until their processes are gone (and the token server)."""
         self.stop_postfix()
         self.stop_dovecot()
+        if self._token_server is not None:
+            self._token_server.stop()
 
     def is_running(self) -> dict[str, bool]:
         """Tells which of the two servers has a live master process."""
@@ -219,6 +252,8 @@ class Sandbox:
         if self._dovecot_pid() is not None:
             return
         self._prepare()
+        if self._token_server is not None:
+            self._token_server.start()  # Dovecot's config names its port
         write_dovecot_config(self)
         code, output = run_daemonizing([DOVECOT, "-c", str(self._dovecot_conf)], self._root / "dovecot")
         if code != 0:
@@ -264,7 +299,7 @@ class Sandbox:
             raise SandboxError(f"postfix did not start (exit {code}):\n{output}"
                                f"postfix check says:\n{shown.stdout}{shown.stderr}"
                                f"{self._log_tail(self._postfix_log)}")
-        probes = [(self._smtp_port, None)]
+        probes = [(self._smtp_port, None)] + ([(self._submission_port, None)] if self._oauth2 else [])
         if self._tls:
             probes.append((self._smtps_port, self._client_context()))
         for port, context in probes:
@@ -355,7 +390,7 @@ class Sandbox:
         os.chown(self._mail_dir, uid, gid)  # Dovecot creates each user's home as the mail user
         os.chown(self._root / "postfix" / "data", pwd.getpwnam("postfix").pw_uid, -1)
         self._write_user_files()
-        if self._tls:
+        if self._tls or self._oauth2:  # the token server speaks HTTPS with the same certificate
             self._ensure_certificates()
 
     def _ensure_certificates(self) -> None:
