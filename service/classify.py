@@ -70,6 +70,15 @@ def own_mail(msg: DecodedMessage, cfg: Config) -> str | None:
     return None
 
 
+def loop_marker(msg: DecodedMessage, cfg: Config) -> str | None:
+    # Every mail we send carries X-Loop with our address; a bot or a forwarder that sends it
+    # back (headers and all) must never be answered, whatever else it looks like.
+    for value in msg.headers("X-Loop"):
+        if cfg.service_address in value.lower():
+            return f"X-Loop: {value[:80]} names this service: mail that came back"
+    return None
+
+
 def auto_submitted(msg: DecodedMessage, cfg: Config) -> str | None:
     value = msg.header("Auto-Submitted").strip().lower()
     if value and value != "no":
@@ -157,12 +166,15 @@ def daily_labels(msg: DecodedMessage, cfg: Config) -> str | None:
 
 
 def daily_form(msg: DecodedMessage, cfg: Config) -> str | None:
-    from .reading.wordform import is_daily_form
+    # By content, not name: phones and webmail send the form as "巡访日报", "attachment.bin" or
+    # nameless, and reps save it as .doc / .odt (converted here, and the result reused by the reader).
+    from .reading.daily import find_form
 
-    for attachment in msg.attachments:
-        if attachment.filename.lower().endswith(".docx") and is_daily_form(attachment.payload):
-            return f"attachment {attachment.filename} is a filled daily report form"
-    return None
+    form = find_form(msg.attachments, cfg.policy).form if msg.attachments else None
+    if form is None:
+        return None
+    return (f"attachment {form.filename or '(no name)'} ({form.content_type}) is a filled daily "
+            "report form")
 
 
 def _subject_keyword(kind: str, pattern: re.Pattern) -> Check:
@@ -180,6 +192,7 @@ def fallback(msg: DecodedMessage, cfg: Config) -> str | None:
 # (rule name, check, kind): first match wins.
 RULES: tuple[tuple[str, Check, str], ...] = (
     ("own_mail", own_mail, IGNORED),
+    ("loop_marker", loop_marker, IGNORED),
     ("auto_submitted", auto_submitted, IGNORED),
     ("autoreply_header", autoreply_headers, IGNORED),
     ("delivery_report", delivery_report, IGNORED),

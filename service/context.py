@@ -27,6 +27,9 @@ class Context:
     # Set after a commit that queued mail, so the sender thread sends at once.
     outbox_ready: threading.Event = field(default_factory=threading.Event)
     queued_since_commit: int = 0
+    # Why answers to the message being processed were held back (the intake adds them to
+    # the message's outcome); reset for each message.
+    withheld: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, cfg: Config, **kwargs) -> "Context":
@@ -40,8 +43,14 @@ class Context:
 
     def send(self, template: str, *, to: Sequence[str], cc: Sequence[str] = (), language: str | None = None,
              in_reply_to: str | None = None, references: Sequence[str] = (), cause_message: int | None = None,
-             attachments: Sequence[FileAttachment] = (), **variables: object) -> str:
-        """Render template and queue it for to/cc in the current transaction; return its Message-ID."""
+             attachments: Sequence[FileAttachment] = (), thread: str | None = None,
+             answer: str | None = None, **variables: object) -> str:
+        """Render ``template`` and queue it for to/cc in the current transaction; return its Message-ID.
+
+        ``thread`` and ``answer`` are recorded for the answer guard (see outbox.queue); the
+        correspondent of an answer is its first recipient. Raises RenderError for a broken
+        template and ValueError for a header that cannot be written safely.
+        """
         lang = language or self.cfg.language_for(to[0])
         mail = self.renderer.render(template, lang, service_name=self.cfg.service_name,
                                     service_address=self.cfg.service_address, **variables)
@@ -49,7 +58,8 @@ class Context:
         outgoing = outbox.build_message(mail=mail, sender=self.cfg.service_address,
                                         sender_name=self.cfg.service_name, to=to, cc=cc, message_id=message_id,
                                         in_reply_to=in_reply_to, references=references, attachments=attachments)
-        outbox.queue(self.db, template=template, msg=outgoing, recipients=[*to, *cc], cause_message=cause_message)
+        outbox.queue(self.db, template=template, msg=outgoing, recipients=[*to, *cc], cause_message=cause_message,
+                     thread=thread, answer=answer, correspondent=to[0].lower() if answer else None)
         self.queued_since_commit += 1
         return message_id
 

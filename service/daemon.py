@@ -15,6 +15,7 @@ import ctypes.util
 import gc
 import logging
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -28,7 +29,12 @@ from .scheduler import Scheduler
 
 log = logging.getLogger("visitflow.daemon")
 
-MAX_BACKOFF = 60.0
+# A restored IMAP server is found within this many seconds of its return (reconnecting to a
+# server that is down costs one refused TCP connection).
+MAX_RECONNECT_DELAY = 5.0
+# A database that cannot be written (full disk, read-only file, lock held elsewhere) is a
+# different trouble: the IMAP connection stays up and the poll is retried, backing off to this.
+MAX_DATABASE_DELAY = 60.0
 POLL_WITHOUT_IDLE = 30.0  # seconds between polls on a server without IDLE
 SENDER_WAKEUP = 30.0  # the sender also looks for due retries this often
 QUIET_SECONDS = 2.0  # after this long without new mail, memory is given back
@@ -131,12 +137,26 @@ class Daemon:
                 log.warning("IMAP connection lost (%s: %s); reconnecting in %.0f s",
                             type(exc).__name__, exc, delay)
                 self.stopping.wait(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+                delay = min(delay * 2, MAX_RECONNECT_DELAY)
 
     def _serve(self, intake: Intake, conn: Connection) -> None:
         settings = self.ctx.cfg.imap
+        db_delay = 0.0
         while not self.stopping.is_set():
-            result = intake.poll(conn)
+            try:
+                result = intake.poll(conn)
+            except sqlite3.Error as exc:
+                # Not the server's fault: keep the connection, say what is wrong, retry later.
+                db_delay = min(max(db_delay * 2, 1.0), MAX_DATABASE_DELAY)
+                log.error("database error (%s: %s) at %s; mail stays in the inbox, retrying in %.0f s",
+                          type(exc).__name__, exc, self.ctx.cfg.storage.database, db_delay)
+                if self.stopping.wait(db_delay):
+                    return
+                conn.noop()
+                continue
+            if db_delay:
+                log.info("database writable again")
+                db_delay = 0.0
             if result.fetched or result.failed:
                 log.info("poll: %d fetched, %d settled %s, %d failed, %d moved", result.fetched,
                          result.processed, dict(result.settled), result.failed, result.moved)
@@ -168,6 +188,10 @@ class Daemon:
                 self.ctx.outbox_ready.clear()
                 try:
                     smtp.send_due(ctx.db, ctx.cfg.smtp, envelope_from)
+                except sqlite3.Error as exc:
+                    log.error("database error in the outbox sender (%s: %s); nothing sent, retrying in 5 s",
+                              type(exc).__name__, exc)
+                    self.stopping.wait(5)
                 except Exception:  # noqa: BLE001 - isolation point: the sender must outlive any mail
                     log.exception("outbox sender failed; trying again shortly")
                     self.stopping.wait(5)
@@ -177,7 +201,7 @@ class Daemon:
 
     @staticmethod
     def _next_due(ctx: Context) -> float:
-        row = ctx.db.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued'").fetchone()
+        row = ctx.db.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued' AND claimed_by IS NULL").fetchone()
         if not row or not row[0]:
             return SENDER_WAKEUP
         due = datetime.fromisoformat(row[0])

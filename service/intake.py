@@ -37,7 +37,7 @@ from .inbound.mime import DecodedMessage, decode_message
 from .reading.parse import ReadResult, read_fields
 from .store import messages
 from .store.db import make_durable, now, open_db, transaction
-from .workflows import Handler, Inbound, default_handlers
+from .workflows import Handler, Inbound, Outcome, default_handlers
 
 log = logging.getLogger("visitflow.intake")
 
@@ -195,7 +195,10 @@ class Intake:
                 messages.audit(db, subject=f"message:{message}", action=f"classified:{verdict.kind}",
                                reason=f"{verdict.rule}: {verdict.reason}", actor=msg.from_addr,
                                message=message)
+                self.ctx.withheld = []
                 outcome = self.handlers[verdict.kind](self.ctx, Inbound(id=message, msg=msg, verdict=verdict))
+                if self.ctx.withheld:  # say why the sender got no answer, in the message's own record
+                    outcome = Outcome(outcome.state, "; ".join([outcome.reason, *self.ctx.withheld]))
                 messages.settle(db, message, state=outcome.state, kind=verdict.kind, reason=outcome.reason)
             self.ctx.notify_sender()
         except Exception as exc:  # noqa: BLE001 - isolation point: one message must not stop the rest

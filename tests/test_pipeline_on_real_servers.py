@@ -7,6 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from service.inbound.imap import Connection
 from service.intake import Intake
 from service.workflows import Outcome, default_handlers
@@ -160,6 +162,7 @@ def test_a_replayed_quarantined_message_is_processed_again_and_moved(mail_sandbo
     wait_for(lambda: ctx.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1, what="the reply")
 
 
+@pytest.mark.auto_reply_limit(count=10_000, per_thread=1_000)  # 300 help replies to one rep, on purpose
 def test_sigkill_in_the_middle_of_a_backlog_loses_and_duplicates_nothing(mail_sandbox, daemon, cfg):
     total = 300
     raws = [make_mail(sender=REP, subject=f"backlog {i}", message_id=f"<backlog-{i}@client.test>").as_bytes()

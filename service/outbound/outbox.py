@@ -29,11 +29,15 @@ from ..store.db import now
 from .render import RenderedMail
 
 # RFC 3834: every mail the service sends says it is automatic, so well-behaved
-# auto-responders never answer it and loops cannot start.
+# auto-responders never answer it and loops cannot start. Each also carries X-Loop with the
+# service address (build_message's loop_marker), as procmail and RT do: mail that comes back
+# with it is never answered.
 AUTO_HEADERS = {
     "Auto-Submitted": "auto-generated",
     "X-Auto-Response-Suppress": "All",
 }
+
+LOOP_HEADER = "X-Loop"
 
 MAX_LINE = 78  # RFC 5322 §2.1.1: lines SHOULD stay within 78 characters
 # UTF-8 bytes per RFC 2047 encoded-word: "=?utf-8?B?" + 52 base64 characters + "?=" is 64
@@ -80,6 +84,8 @@ def build_message(*, mail: RenderedMail, sender: str, sender_name: str, to: Sequ
                   extra_headers: dict[str, str] | None = None) -> OutgoingMail:
     """Build the MIME message: text and HTML alternatives, attachments, threading headers.
 
+    Every mail carries AUTO_HEADERS and ``X-Loop: <sender>`` (the loop marker).
+
     Raises ValueError for a header value that cannot be written safely (a line break in
     the subject or a name, an address that is not plain ASCII).
     """
@@ -108,7 +114,7 @@ def build_message(*, mail: RenderedMail, sender: str, sender_name: str, to: Sequ
             refs.append(parent)
     if refs:
         head.append(_header("References", [f"<{r}>" for r in refs[-MAX_REFERENCES:]]))
-    for name, value in {**AUTO_HEADERS, **(extra_headers or {})}.items():
+    for name, value in {**AUTO_HEADERS, LOOP_HEADER: sender, **(extra_headers or {})}.items():
         if not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"not a header name: {name!r}")
         head.append(_header(name, _text_tokens(_checked(value, name))))
@@ -132,15 +138,23 @@ def build_message(*, mail: RenderedMail, sender: str, sender_name: str, to: Sequ
 
 
 def queue(db: Database, *, template: str, msg: OutgoingMail, recipients: Sequence[str],
-          cause_message: int | None = None) -> int:
-    """Store msg in the outbox for the sender thread; returns the outbox row id."""
+          cause_message: int | None = None, thread: str | None = None, answer: str | None = None,
+          correspondent: str | None = None) -> int:
+    """Store msg in the outbox for the sender thread; returns the outbox row id.
+
+    ``thread`` is the conversation the mail belongs to (its own Message-ID when None);
+    ``answer`` (receipt | auto | note) and ``correspondent`` mark a mail that answers someone,
+    counted by the answer guard (store/answers.py).
+    """
     stamp = now()
     # A plain INSERT: sqlite-utils' insert() reads the table's schema on every call.
     cursor = db.execute(
         "INSERT INTO outbox (message_id, template, cause_message, sender, recipients, subject, raw, "
-        "state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
+        "state, attempts, next_attempt_at, created_at, thread, answer, correspondent) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
         [msg.message_id, template, cause_message, msg.sender,
-         json.dumps(sorted(set(r.lower() for r in recipients))), msg.subject, msg.raw, stamp, stamp])
+         json.dumps(sorted(set(r.lower() for r in recipients))), msg.subject, msg.raw, stamp, stamp,
+         thread or f"mid:{msg.message_id}", answer, correspondent])
     return cursor.lastrowid
 
 
