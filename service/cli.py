@@ -150,7 +150,8 @@ def parse(ctx: click.Context, file: str, as_json: bool) -> None:
 @cli.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Show messages per state, the quarantine, the outbox backlog and the last IMAP contact.
+    """Show messages per state, the quarantine, the outbox backlog, the last IMAP contact,
+    pending approvals, and who is being throttled by the loop and flood guard.
 
     Example: visitflow status
     """
@@ -158,7 +159,7 @@ def status(ctx: click.Context) -> None:
 
     context = _context(ctx)
     try:
-        report = gather(context.db)
+        report = gather(context.db, throttle_minutes=context.cfg.policy.auto_reply_limit.per_minutes)
     finally:
         context.close()
     click.echo("messages: " + (", ".join(f"{state} {n}" for state, n in report["states"].items()) or "none"))
@@ -173,6 +174,19 @@ def status(ctx: click.Context) -> None:
             age = now - datetime.fromisoformat(row["created_at"])
             click.echo(f"  G-{row['id']} {row['customer']} ¥{row['amount']} from {row['requester']}: "
                        f"waiting for {row['approver']} (step {row['seq']}), {_age(age)} old")
+    if report["open_urgent"]:
+        click.echo("open urgent reports:")
+        now = datetime.now(timezone.utc)
+        for row in report["open_urgent"]:
+            age = now - datetime.fromisoformat(row["created_at"])
+            level = "with the unit head" if row["level"] == "unit" else "with leadership"
+            click.echo(f"  U-{row['id']} {row['category']} {row['customer'] or '—'} from {row['reporter']}: "
+                       f"{row['state']}, {level}, {_age(age)} old; acknowledged by {row['acknowledged_by'] or 'nobody'}")
+    if report["throttled"]:
+        click.echo("answers held back (loop and flood guard):")
+        for row in report["throttled"]:
+            click.echo(f"  {row['correspondent']}: {row['withheld']} held back, last {row['last'][:19]} "
+                       f"({row['reason']})")
     if report["quarantine"]:
         click.echo("quarantine:")
         for row in report["quarantine"]:

@@ -7,11 +7,12 @@ it names environment variables, and :meth:`MailServer.secret` reads them when ne
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import ssl
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,18 @@ from .errors import ConfigError
 EMAIL_RE = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 SECURITY_MODES = ("plain", "starttls", "tls")
 AUTH_MODES = ("password", "xoauth2")
+OAUTH2_PROVIDERS = ("microsoft", "google", "generic")
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+# What each provider's token is asked for when oauth2.scope is unset: Exchange Online's
+# app-only scope (IMAP and SMTP both), its delegated IMAP + SMTP scopes, Google's mail scope.
+DEFAULT_SCOPES = {
+    ("microsoft", "client_credentials"): "https://outlook.office365.com/.default",
+    ("microsoft", "refresh_token"): "https://outlook.office.com/IMAP.AccessAsUser.All "
+                                    "https://outlook.office.com/SMTP.Send",
+    ("google", "refresh_token"): "https://mail.google.com/",
+}
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LANGUAGES = ("zh-CN", "en")
 TIERS = ("A", "B", "C", "D")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -52,6 +65,35 @@ class Folders:
 
 
 @dataclass(frozen=True)
+class OAuth2:
+    """Where and as whom visitflow fetches XOAUTH2 access tokens (secrets by variable name only)."""
+
+    provider: str  # microsoft | google | generic
+    client_id: str
+    client_secret_env: str
+    # Set: the refresh-token grant for one user's mailbox (delegated); unset: the
+    # client-credentials grant (app-only, what a daemon on Office 365 should use).
+    refresh_token_env: str | None = None
+    scope: str = ""  # space-separated; the provider's default when not configured
+    token_url: str | None = None  # google, generic (microsoft: found from authority and tenant)
+    tenant: str | None = None  # microsoft: directory (tenant) id or domain
+    authority: str = MICROSOFT_AUTHORITY  # microsoft: the cloud's sign-in host
+    ca_file: Path | None = None  # PEM bundle the token endpoint's certificate is checked against
+
+    @property
+    def grant(self) -> str:
+        return "refresh_token" if self.refresh_token_env else "client_credentials"
+
+    def env(self, name: str | None, what: str) -> str:
+        """Return the value of the environment variable name, or raise ConfigError naming it."""
+        value = os.environ.get(name or "")
+        if not value:
+            raise ConfigError(f"environment variable {name} is not set: it must hold the OAuth2 "
+                              f"{what} of client {self.client_id}")
+        return value
+
+
+@dataclass(frozen=True)
 class MailServer:
     host: str
     port: int
@@ -59,23 +101,34 @@ class MailServer:
     user: str | None
     auth: str = "password"  # password | xoauth2
     password_env: str | None = None
-    token_env: str | None = None
+    token_env: str | None = None  # xoauth2 with a fixed token (never renewed)
     timeout: float = 30.0
     # PEM bundle of the CA(s) that signed the server's certificate (a private CA); None: the
     # system's CAs. Certificates are always verified: there is no setting to turn that off.
     ca_file: Path | None = None
+    oauth2: OAuth2 | None = None  # xoauth2 with tokens fetched and renewed by visitflow
 
     def secret(self) -> str | None:
-        """Return the password or OAuth2 token from the environment variable named in config."""
-        name = self.token_env if self.auth == "xoauth2" else self.password_env
-        if not name:
+        """Return the password, or the current OAuth2 access token (fetched or renewed when due).
+
+        Raises ConfigError when a variable is unset or the provider refuses the client. A token
+        endpoint that cannot be reached now gives None: the login tries again, as it would
+        for a mail server that is away.
+        """
+        if self.auth == "xoauth2":
+            from .oauth import ProviderUnavailable, source_for  # MSAL and Authlib load only when used
+
+            try:
+                return source_for(self).token()
+            except ProviderUnavailable as exc:
+                logging.getLogger(__name__).warning("%s; logging in will try again", exc)
+                return None
+        if not self.password_env:
             return None
-        value = os.environ.get(name)
+        value = os.environ.get(self.password_env)
         if value is None:
-            raise ConfigError(
-                f"environment variable {name} is not set: it must hold the "
-                f"{'OAuth2 access token' if self.auth == 'xoauth2' else 'password'} for {self.user}"
-            )
+            raise ConfigError(f"environment variable {self.password_env} is not set: it must hold "
+                              f"the password for {self.user}")
         return value
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -150,6 +203,25 @@ class GiftPolicy:
 
 
 @dataclass(frozen=True)
+class AutoReplyLimit:
+    """Bound automatic answers (help, rejections, notes) so no correspondent can start a loop or flood.
+
+    RFC 3834 §2 asks responders to limit answers to one correspondent; receipts for real
+    reports and mail routed to approvers are not automatic answers and are never limited.
+    """
+
+    count: int = 5           # at most this many automatic answers to one recipient …
+    per_minutes: float = 60  # … within this many minutes
+    per_thread: int = 3      # and at most this many in one conversation with one correspondent
+
+
+@dataclass(frozen=True)
+class UrgentPolicy:
+    # Categories a rep's urgent report also sends straight to leadership (Article 11).
+    rep_direct: tuple[str, ...] = ("product_defect",)
+
+
+@dataclass(frozen=True)
 class Policy:
     timezone: str = "Asia/Shanghai"
     language: str = "zh-CN"
@@ -157,12 +229,17 @@ class Policy:
     working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
     gift: GiftPolicy = field(default_factory=GiftPolicy)
     urgent_reminder_hours: float = 4.0
+    urgent: UrgentPolicy = field(default_factory=UrgentPolicy)
+    # Days off and make-up working days that win over the week and the statutory calendar.
+    holidays: tuple[date, ...] = ()
+    extra_working_days: tuple[date, ...] = ()
     # When set, a deciding reply must carry dkim=pass or spf=pass from this Authentication-Results server.
     trusted_authserv_id: str | None = None
     max_attempts: int = 3  # processing attempts before a message is quarantined
     retry_seconds: float = 30.0  # wait before retrying a message whose processing failed
     max_attachment_bytes: int = 10 * 1024 * 1024  # a larger customer card is refused
     max_unzipped_bytes: int = 50 * 1024 * 1024  # an archive that would expand beyond is refused
+    auto_reply_limit: AutoReplyLimit = field(default_factory=AutoReplyLimit)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -320,6 +397,7 @@ def _mail_server(r: _Reader, data: Any, key: str, *, default_port: int, base: Pa
     data = r.mapping(data, key)
     auth = r.str(data, "auth", key, default="password", choices=AUTH_MODES)
     user = r.str(data, "user", key, required=auth == "xoauth2")
+    oauth2 = _oauth2(r, data, key, base, auth=auth)
     server = dict(
         host=r.str(data, "host", key, default="127.0.0.1"),
         port=r.int(data, "port", key, default=default_port, low=1, high=65535),
@@ -327,20 +405,94 @@ def _mail_server(r: _Reader, data: Any, key: str, *, default_port: int, base: Pa
         user=user,
         auth=auth,
         password_env=r.str(data, "password_env", key, required=False),
-        token_env=r.str(data, "token_env", key, required=auth == "xoauth2"),
+        token_env=r.str(data, "token_env", key, required=False),
         timeout=r.number(data, "timeout", key, default=30.0),
         ca_file=_ca_file(r, data, key, base),
+        oauth2=oauth2,
     )
     for name in ("password_env", "token_env"):
-        value = server[name]
-        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            r.fail(f"{key}.{name}", f"must name an environment variable (got {value!r})")
-    if "password" in data:
-        r.fail(f"{key}.password", "secrets must not be written in config.yaml: "
-               "put the password in an environment variable and name it in password_env")
+        _env_name(r, server[name], f"{key}.{name}")
+    for name, where in (("password", "password_env"), ("token", "token_env"), ("access_token", "token_env")):
+        if name in data:
+            r.fail(f"{key}.{name}", "secrets must not be written in config.yaml: put it in an "
+                   f"environment variable and name that in {where}")
     if user and auth == "password" and not server["password_env"]:
         r.fail(f"{key}.password_env", f"is missing: name the environment variable holding {user}'s password")
+    if auth == "xoauth2" and "oauth2" not in data and not server["token_env"]:
+        r.fail(f"{key}.token_env", "is missing: name the environment variable holding the access token, "
+               "or configure oauth2 so visitflow fetches and renews tokens itself")
+    if auth == "xoauth2" and "oauth2" in data and server["token_env"]:
+        r.fail(f"{key}.token_env", "use either token_env (a fixed token, never renewed) or oauth2 "
+               "(tokens fetched and renewed), not both")
     return server
+
+
+_OAUTH2_KEYS = ("provider", "tenant", "authority", "token_url", "client_id", "client_secret_env",
+                "refresh_token_env", "scope", "ca_file")
+
+
+def _oauth2(r: _Reader, server: dict, key: str, base: Path, *, auth: str | None) -> OAuth2 | None:
+    """Read the optional oauth2 block of imap or smtp: one problem line per bad key."""
+    if "oauth2" not in server:
+        return None
+    key = f"{key}.oauth2"
+    data = r.mapping(server["oauth2"], key)
+    if auth != "xoauth2":
+        r.fail(key, "is only used with auth: xoauth2")
+        return None
+    for name in ("client_secret", "refresh_token", "access_token", "token"):
+        if name in data:
+            env = "refresh_token_env" if name == "refresh_token" else "client_secret_env"
+            r.fail(f"{key}.{name}", f"secrets must not be written in config.yaml: put it in an "
+                   f"environment variable and name that in {env}")
+    for name in data:
+        if name not in _OAUTH2_KEYS and name not in ("client_secret", "refresh_token", "access_token", "token"):
+            r.fail(f"{key}.{name}", f"is not an oauth2 setting (known: {', '.join(_OAUTH2_KEYS)})")
+    provider = r.str(data, "provider", key, choices=OAUTH2_PROVIDERS)
+    client_id = r.str(data, "client_id", key)
+    secret_env = r.str(data, "client_secret_env", key)
+    refresh_env = r.str(data, "refresh_token_env", key, required=False)
+    _env_name(r, secret_env, f"{key}.client_secret_env")
+    _env_name(r, refresh_env, f"{key}.refresh_token_env")
+    tenant = r.str(data, "tenant", key, required=provider == "microsoft")
+    authority = r.str(data, "authority", key, default=MICROSOFT_AUTHORITY)
+    token_url = r.str(data, "token_url", key, required=provider == "generic",
+                      default=GOOGLE_TOKEN_URL if provider == "google" else None)
+    if provider == "microsoft":
+        if "token_url" in data:
+            r.fail(f"{key}.token_url", "is not used with provider microsoft: MSAL finds the token "
+                   "endpoint from authority and tenant")
+        if not _https_url(authority):
+            r.fail(f"{key}.authority", f"must be an https:// URL such as {MICROSOFT_AUTHORITY} (got {authority!r})")
+        if tenant and not re.fullmatch(r"[A-Za-z0-9.-]+", tenant):
+            r.fail(f"{key}.tenant", f"must be a directory (tenant) id or domain (got {tenant!r})")
+    elif "authority" in data or "tenant" in data:
+        r.fail(f"{key}.{'authority' if 'authority' in data else 'tenant'}",
+               "is only used with provider microsoft (others name token_url)")
+    if token_url and not _https_url(token_url):
+        r.fail(f"{key}.token_url", f"must be an https:// URL: the client secret travels in it (got {token_url!r})")
+    if provider == "google" and not refresh_env:
+        r.fail(f"{key}.refresh_token_env", "is missing: Google gives mail access only to a user's refresh "
+               "token (it has no client-credentials grant for Gmail)")
+    grant = "refresh_token" if refresh_env else "client_credentials"
+    scope = r.str(data, "scope", key, required=False, default=DEFAULT_SCOPES.get((provider or "", grant), ""))
+    ca_file = _ca_file(r, data, key, base)
+    if not (provider and client_id and secret_env):
+        return None
+    return OAuth2(provider=provider, client_id=client_id, client_secret_env=secret_env,
+                  refresh_token_env=refresh_env, scope=" ".join((scope or "").split()),
+                  token_url=token_url if provider != "microsoft" else None,
+                  tenant=tenant if provider == "microsoft" else None,
+                  authority=(authority or MICROSOFT_AUTHORITY).rstrip("/"), ca_file=ca_file)
+
+
+def _https_url(value: str | None) -> bool:
+    return bool(value and re.fullmatch(r"https://[^\s/?#]+(/[^\s]*)?", value))
+
+
+def _env_name(r: _Reader, value: str | None, key: str) -> None:
+    if value and not ENV_NAME_RE.fullmatch(value):
+        r.fail(key, f"must name an environment variable (got {value!r})")
 
 
 def _ca_file(r: _Reader, data: dict, key: str, base: Path) -> Path | None:
@@ -481,6 +633,48 @@ def _policy(r: _Reader, data: Any, units: dict[str, Unit]) -> Policy:
                                    low=1024),
         max_unzipped_bytes=r.int(data, "max_unzipped_bytes", "policy", default=50 * 1024 * 1024,
                                  low=1024),
+        auto_reply_limit=_auto_reply_limit(r, data.get("auto_reply_limit", {})),
+        urgent=_urgent_policy(r, data.get("urgent", {})),
+        holidays=_dates(r, data.get("holidays", []), "policy.holidays"),
+        extra_working_days=_dates(r, data.get("extra_working_days", []), "policy.extra_working_days"),
+    )
+
+
+URGENT_CATEGORY_KEYS = ("competitor_policy", "competitor_product", "competitor_trend", "product_defect", "other")
+
+
+def _urgent_policy(r: _Reader, data: Any) -> UrgentPolicy:
+    data = r.mapping(data, "policy.urgent")
+    direct = data.get("rep_direct", ["product_defect"])
+    if not isinstance(direct, list) or any(c not in URGENT_CATEGORY_KEYS for c in direct):
+        r.fail("policy.urgent.rep_direct", f"must be a list of categories: {', '.join(URGENT_CATEGORY_KEYS)}")
+        direct = ["product_defect"]
+    return UrgentPolicy(rep_direct=tuple(direct))
+
+
+def _dates(r: _Reader, data: Any, key: str) -> tuple[date, ...]:
+    if not isinstance(data, list):
+        r.fail(key, "must be a list of dates such as 2026-12-31")
+        return ()
+    days = []
+    for value in data:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            days.append(value)
+            continue
+        try:
+            days.append(date.fromisoformat(str(value)))
+        except ValueError:
+            r.fail(key, f"{value!r} is not a date such as 2026-12-31")
+    return tuple(days)
+
+
+def _auto_reply_limit(r: _Reader, data: Any) -> AutoReplyLimit:
+    key = "policy.auto_reply_limit"
+    data = r.mapping(data, key)
+    return AutoReplyLimit(
+        count=r.int(data, "count", key, default=5, low=1, high=10_000),
+        per_minutes=r.number(data, "per_minutes", key, default=60.0),
+        per_thread=r.int(data, "per_thread", key, default=3, low=1, high=1_000),
     )
 
 

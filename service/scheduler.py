@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -29,6 +29,9 @@ class Job:
     run: Callable[[Context, datetime], str]  # returns a one-line summary
     trigger: Callable[[Context], CronTrigger]
     run_key: Callable[[datetime], str]  # runs with the same key happen once
+    # For a once-a-day job: its local time of day. A run missed while the daemon was down is
+    # made up when it starts later the same day, never on a later day.
+    daily_at: Callable[[Context], time] | None = None
 
 
 def _every(minutes: int) -> Callable[[Context], CronTrigger]:
@@ -39,16 +42,57 @@ def _per_minute(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M")
 
 
+def _per_day(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d")
+
+
+def _daily(clock: Callable[[Context], time]) -> Callable[[Context], CronTrigger]:
+    def trigger(ctx: Context) -> CronTrigger:
+        at = clock(ctx)
+        return CronTrigger(hour=at.hour, minute=at.minute, timezone=ctx.cfg.policy.zone)
+    return trigger
+
+
 def registered_jobs() -> dict[str, Job]:
     """Return the jobs the daemon schedules, by name (workflows add theirs here)."""
-    from .workflows import gift_approval
+    from .workflows import digest, gift_approval, urgent_report
 
-    # Reminders and escalations look for overdue steps every few minutes; each step is
-    # reminded and escalated at most once (flags on the step), so a rerun changes nothing.
+    def digest_time(ctx: Context) -> time:
+        return ctx.cfg.schedule.daily_digest
+
+    def reminder_time(ctx: Context) -> time:
+        return ctx.cfg.schedule.missing_report_reminder
+
+    # Reminders and escalations look for overdue items every few minutes; each is reminded
+    # and escalated at most once (flags and tables in SQLite), so a rerun changes nothing.
     return {
         "gift_reminders": Job("gift_reminders", gift_approval.remind, _every(5), _per_minute),
         "gift_escalations": Job("gift_escalations", gift_approval.escalate, _every(5), _per_minute),
+        "urgent_reminders": Job("urgent_reminders", urgent_report.remind, _every(5), _per_minute),
+        "missing_reminders": Job("missing_reminders", digest.remind_missing, _daily(reminder_time), _per_day,
+                                 daily_at=reminder_time),
+        "daily_digest": Job("daily_digest", digest.send_digests, _daily(digest_time), _per_day,
+                            daily_at=digest_time),
     }
+
+
+def missed_today(ctx: Context, now_local: datetime) -> list[str]:
+    """Return the daily jobs whose time today has passed without a run today, in time order.
+
+    ``now_local`` is an aware datetime in the configured zone.
+    """
+    due = []
+    for job in registered_jobs().values():
+        if job.daily_at is None:
+            continue
+        at = job.daily_at(ctx)
+        if now_local.time() < at:
+            continue
+        done = ctx.db.execute("SELECT 1 FROM job_runs WHERE job = ? AND run_key = ?",
+                              [job.name, job.run_key(now_local)]).fetchone()
+        if not done:
+            due.append((at, job.name))
+    return [name for _, name in sorted(due)]
 
 
 def run_job(ctx: Context, name: str, at: datetime) -> str:
@@ -85,6 +129,11 @@ class Scheduler:
             "misfire_grace_time": 3600, "coalesce": True, "max_instances": 1})
         for job in registered_jobs().values():
             self._scheduler.add_job(self._run, job.trigger(self.ctx), args=[job.name], id=job.name)
+        # Once-a-day runs missed while the daemon was down happen now (today's only).
+        for name in missed_today(self.ctx, datetime.now(zone)):
+            log.info("job %s: today's run was missed while the daemon was down; running it now", name)
+            self._scheduler.add_job(self._run, "date", run_date=datetime.now(zone), args=[name],
+                                    id=f"catch-up-{name}")
         self._scheduler.start()
 
     def _run(self, name: str) -> None:

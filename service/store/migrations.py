@@ -221,3 +221,129 @@ def gift_approvals(db: Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0005_answer_guard")
+def answer_guard(db: Database) -> None:
+    db.executescript(
+        """
+        -- Every mail we send belongs to a conversation (thread): a reply to it continues that
+        -- conversation. Automatic answers to a correspondent are counted per conversation and
+        -- per recipient, so neither a loop nor a flood is answered one for one.
+        ALTER TABLE outbox ADD COLUMN thread TEXT;
+        ALTER TABLE outbox ADD COLUMN answer TEXT;          -- receipt | auto | note; NULL: not an answer
+        ALTER TABLE outbox ADD COLUMN correspondent TEXT;   -- whom the answer answers
+        -- A sender claims the rows it is about to send, so two senders (the daemon and a
+        -- `visitflow poll`) never send the same mail; a dead sender's claims are released.
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;      -- "<pid>" of the claiming process
+        ALTER TABLE outbox ADD COLUMN claimed_at TEXT;
+        CREATE INDEX outbox_thread ON outbox(thread, correspondent);
+        CREATE INDEX outbox_answers ON outbox(correspondent, created_at);
+
+        -- Answers the guard held back, with why: `status` shows who is being throttled.
+        CREATE TABLE withheld_answers (
+            id INTEGER PRIMARY KEY,
+            message INTEGER REFERENCES messages(id),
+            correspondent TEXT NOT NULL,
+            template TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX withheld_answers_at ON withheld_answers(at);
+        """
+    )
+
+
+@migrations(name="0006_urgent_reports_digests")
+def urgent_reports_digests(db: Database) -> None:
+    db.executescript(
+        """
+        -- Urgent visit reports (Article 11). level: 'unit' while only the unit head has it,
+        -- 'leadership' once it went up (at once, by 上报, or from the digest).
+        CREATE TABLE urgent_reports (
+            id INTEGER PRIMARY KEY,
+            origin TEXT NOT NULL CHECK (origin IN ('mail', 'digest')),
+            message INTEGER REFERENCES messages(id),     -- the mail that made it
+            visit INTEGER REFERENCES visits(id),         -- the flagged visit it came from (digest)
+            reporter TEXT NOT NULL,
+            unit TEXT,                                   -- NULL for a report by leadership
+            region TEXT,
+            category TEXT NOT NULL,
+            customer TEXT,
+            details TEXT NOT NULL,
+            suggestion TEXT,
+            level TEXT NOT NULL CHECK (level IN ('unit', 'leadership')),
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acknowledged', 'closed')),
+            head_comment TEXT,
+            created_at TEXT NOT NULL,
+            escalated_at TEXT,
+            acknowledged_at TEXT,
+            closed_at TEXT,
+            closed_by TEXT,
+            close_comment TEXT
+        );
+        CREATE INDEX urgent_reports_open ON urgent_reports(state, unit);
+
+        -- Who received a report: only they may acknowledge or close it (escalate: the head).
+        CREATE TABLE urgent_recipients (
+            id INTEGER PRIMARY KEY,
+            report INTEGER NOT NULL REFERENCES urgent_reports(id),
+            person TEXT NOT NULL,
+            role TEXT NOT NULL,                          -- head | leadership | production | technical
+            token TEXT NOT NULL UNIQUE,                  -- proof for a reply found by the tag alone
+            sent_at TEXT NOT NULL,
+            acknowledged_at TEXT,
+            UNIQUE (report, person)
+        );
+
+        -- Every mail sent for a report to a recipient: a reply naming one in its references
+        -- is that recipient's answer.
+        CREATE TABLE urgent_mails (
+            message_id TEXT PRIMARY KEY,
+            report INTEGER NOT NULL REFERENCES urgent_reports(id),
+            recipient INTEGER REFERENCES urgent_recipients(id),
+            purpose TEXT NOT NULL                        -- report | reminder
+        );
+
+        -- Reminders of unacknowledged reports: one per report and period, whatever restarts.
+        CREATE TABLE urgent_reminders (
+            report INTEGER NOT NULL REFERENCES urgent_reports(id),
+            period INTEGER NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (report, period)
+        );
+
+        -- The unit head's daily digest (Articles 10-11): one per unit and working day.
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            unit TEXT NOT NULL,
+            day TEXT NOT NULL,
+            head TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            token TEXT NOT NULL UNIQUE,
+            sent_at TEXT NOT NULL,
+            UNIQUE (unit, day)
+        );
+        -- Its flagged items, numbered 1..n as the mail shows them.
+        CREATE TABLE digest_items (
+            digest INTEGER NOT NULL REFERENCES digests(id),
+            number INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('visit', 'urgent')),
+            visit INTEGER REFERENCES visits(id),
+            report INTEGER REFERENCES urgent_reports(id),
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'escalated', 'closed')),
+            escalated_to INTEGER REFERENCES urgent_reports(id),
+            comment TEXT,
+            decided_at TEXT,
+            PRIMARY KEY (digest, number)
+        );
+
+        -- Reminders to reps without a report that day: one per rep and day.
+        CREATE TABLE report_reminders (
+            rep TEXT NOT NULL,
+            day TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (rep, day)
+        );
+        """
+    )

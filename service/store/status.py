@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+from .answers import throttled
 from .gifts import pending_overview
+from .urgent import open_overview
 from .messages import get_state
 
 
-def gather(db: Database) -> dict:
-    """Return message counts per state, the quarantine, the outbox backlog and the last IMAP contact."""
+def gather(db: Database, *, throttle_minutes: float = 60) -> dict:
+    """Return message counts per state, the quarantine, the outbox backlog, the last IMAP contact,
+    pending gift approvals, and who had answers held back in the last ``throttle_minutes``."""
     states = dict(db.execute("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state").fetchall())
     outbox = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
     oldest = db.execute("SELECT MIN(created_at) FROM outbox WHERE state = 'queued'").fetchone()[0]
@@ -25,4 +28,6 @@ def gather(db: Database) -> dict:
         "quarantine": quarantine,
         "last_imap_contact": get_state(db, "last_imap_contact"),
         "pending_gifts": pending_overview(db),
+        "throttled": throttled(db, throttle_minutes),
+        "open_urgent": open_overview(db),
     }

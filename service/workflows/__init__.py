@@ -33,7 +33,7 @@ Handler = Callable[["object", Inbound], Outcome]
 
 def default_handlers() -> Mapping[str, Handler]:
     """Return the workflow for each message kind."""
-    from . import daily_report, gift_approval, help, replies
+    from . import daily_report, gift_approval, help, replies, urgent_report
 
     return MappingProxyType({
         "ignored": help.ignore,
@@ -42,6 +42,6 @@ def default_handlers() -> Mapping[str, Handler]:
         "reply": replies.handle,
         "daily_report": daily_report.handle,
         "gift_request": gift_approval.handle,
-        "urgent_report": help.not_available,
+        "urgent_report": urgent_report.handle,
         "visit_plan": help.not_available,
     })

@@ -25,6 +25,7 @@ from ..store.messages import audit
 from ..context import Context
 from . import Inbound, Outcome
 from .answer import name_of, reply_to_sender
+from .authority import author_mailboxes, authentication_problem, identity_problem
 
 TAG_RE = re.compile(r"\[VF-G-(\d+)\]", re.I)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -167,8 +168,8 @@ def on_reply(ctx: Context, inbound: Inbound, target: Target, decision) -> Outcom
     refusal = _refusal(ctx, msg, request, current, target)
     if refusal:
         audit(ctx.db, subject=subject, action="refused", reason=refusal, actor=msg.from_addr, message=inbound.id)
-        reply_to_sender(ctx, inbound, "gift_refused", request_id=rid, reason_code=refusal.split(":")[0],
-                        reason=refusal, customer=request["customer"])
+        reply_to_sender(ctx, inbound, "gift_refused", recipients=_told_of_refusal(ctx, msg, refusal),
+                        request_id=rid, reason_code=refusal.split(":")[0], reason=refusal, customer=request["customer"])
         return Outcome("rejected", f"G-{rid}: reply refused: {refusal}")
     if decision.decision not in ("approve", "reject"):
         audit(ctx.db, subject=subject, action="no_decision", reason=f"reply starts with {decision.own_text[:40]!r}",
@@ -194,6 +195,18 @@ def on_reply(ctx: Context, inbound: Inbound, target: Target, decision) -> Outcom
     return Outcome("processed", f"G-{rid}: {'approved' if approved else 'rejected'} by {msg.from_addr}")
 
 
+def _told_of_refusal(ctx: Context, msg: DecodedMessage, refusal: str) -> list[str]:
+    """Return who hears of a refused reply: its sender, or with several authors each one we know.
+
+    Strangers are never written to (no backscatter); an approver whose address was put next
+    to someone else's learns that a decision was tried in their name.
+    """
+    if not refusal.startswith("ambiguous_sender"):
+        return [msg.from_addr]
+    authors, sender = author_mailboxes(msg)
+    return [a for a in dict.fromkeys([*authors, sender]) if a and ctx.cfg.person(a)]
+
+
 def _refusal(ctx: Context, msg: DecodedMessage, request: dict, current: dict | None, target: Target) -> str | None:
     """Return why this reply may not decide the request, or None when it may."""
     if request["state"] != "pending" or current is None:
@@ -201,22 +214,14 @@ def _refusal(ctx: Context, msg: DecodedMessage, request: dict, current: dict | N
     if target.step is not None and target.step["id"] != current["id"]:
         return (f"old_step: the reply answers step {target.step['seq']} ({target.step['state']}), "
                 f"the request is now at step {current['seq']}")
+    ambiguous = identity_problem(msg)
+    if ambiguous:
+        return ambiguous
     if msg.from_addr != current["approver"]:
         return f"not_approver: {msg.from_addr} is not the approver of step {current['seq']} ({current['approver']})"
     if target.step is None and current["token"] not in (msg.text + msg.html + msg.subject):
         return "no_token: the reply neither references the request mail nor carries its approval code"
-    trusted = ctx.cfg.policy.trusted_authserv_id
-    if trusted and not _authenticated(msg, trusted):
-        return f"unauthenticated: no dkim=pass or spf=pass from {trusted} in Authentication-Results"
-    return None
-
-
-def _authenticated(msg: DecodedMessage, authserv_id: str) -> bool:
-    for value in msg.headers("Authentication-Results"):
-        server, _, results = value.partition(";")
-        if server.strip().split()[0:1] == [authserv_id] and re.search(r"\b(dkim|spf)\s*=\s*pass\b", results, re.I):
-            return True
-    return False
+    return authentication_problem(msg, ctx.cfg)
 
 
 def _tell_requester(ctx: Context, request: dict, event: str, *, cause: int, step: dict, comment: str,

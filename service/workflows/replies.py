@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from ..reading.replies import read_decision
 from ..context import Context
-from . import Inbound, Outcome, gift_approval
+from . import Inbound, Outcome, digest, gift_approval, urgent_report
 from .answer import reply_to_sender
+
+
+# Workflows whose mails can be answered by reply, asked in order: (find_target, on_reply).
+REPLY_WORKFLOWS = (
+    (gift_approval.find_target, gift_approval.on_reply),
+    (urgent_report.find_target, urgent_report.on_reply),
+    (digest.find_target, digest.on_reply),
+)
 
 
 def handle(ctx: Context, inbound: Inbound) -> Outcome:
     """Route a reply to the item it answers; a reply to mail that asks for no answer gets a note."""
-    target = gift_approval.find_target(ctx, inbound.msg)
-    if target is not None:
-        return gift_approval.on_reply(ctx, inbound, target, read_decision(inbound.msg))
+    for find_target, on_reply in REPLY_WORKFLOWS:
+        target = find_target(ctx, inbound.msg)
+        if target is not None:
+            return on_reply(ctx, inbound, target, read_decision(inbound.msg))
     reply_to_sender(ctx, inbound, "no_decision_needed")
     return Outcome("processed", f"{inbound.verdict.reason}: nothing there to decide, note sent")
