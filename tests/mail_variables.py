@@ -140,13 +140,15 @@ CASES = {
 
 URGENT = {  # what urgent_report._mail_vars passes
     "report_id": 31, "category": "同行新产品上市", "category_key": "competitor_product",
-    "customer": "华联超市（浦东店）", "details": "竞品本周在华东上市新口味，进场费全免", "suggestion": "尽快申请同等促销政策",
+    "customer": "华联超市（浦东店）", "subject_customer": "华联超市（浦东店）",
+    "details": "竞品本周在华东上市新口味，进场费全免", "suggestion": "尽快申请同等促销政策",
     "reporter_name": "李雷", "reporter_email": "li.lei@visitflow.test", "unit_name": "华东事业部",
     "head_comment": "", "level": "unit", "created_at": "2026-11-26 10:42",
 }
 HOSTILE_URGENT = {
     **URGENT, "report_id": 58, "category": "Product defect", "category_key": "product_defect",
-    "customer": "A&B <Beijing> Ltd", "details": "Seal <leaks> after 2 days & smells\nbatch 2026-11-B only",
+    "customer": "A&B <Beijing> Ltd", "subject_customer": "A&B <Beijing> Ltd",
+    "details": "Seal <leaks> after 2 days & smells\nbatch 2026-11-B only",
     "suggestion": "", "reporter_name": "Tom Baker", "unit_name": "华北事业部", "level": "leadership",
     "head_comment": "Confirmed by the lab", "created_at": "2026-12-01 16:05",
 }

@@ -59,3 +59,19 @@ def test_parse_json_prints_the_urgent_fields_with_chinese_as_characters():
     assert result.exit_code == 0, result.output
     assert '"category": "competitor_product"' in result.output and "华联超市" in result.output
     assert json.loads(result.output)["suggestion"] == "尽快申请同等促销政策"
+
+
+@pytest.mark.parametrize("template", ["help", "daily_rejected", "report_reminder"])
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_example_in_each_of_our_mails_is_never_read_as_a_report(config, template, language):
+    from service.inbound.mime import decode_message
+    from service.outbound.render import Renderer
+    from service.reading.daily import read_daily_report
+
+    from .mail_variables import CASES, COMMON
+
+    variables = {**COMMON, **next(iter(CASES[template].values()))}
+    text = Renderer().render(template, language, **variables).text
+    raw = ("From: li.lei@visitflow.test\nSubject: Re: x\nContent-Type: text/plain; charset=utf-8\n\n" + text)
+    report = read_daily_report(decode_message(raw.encode()), config)
+    assert [p.code for p in report.problems] == ["example_copied"]

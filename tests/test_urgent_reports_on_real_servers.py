@@ -281,3 +281,66 @@ def test_only_todays_missed_daily_runs_are_made_up_at_start(tmp_path, clock, don
         assert missed_today(ctx, when) == expected
     finally:
         ctx.close()
+
+
+# --------------------------------------------------------------------------- found by attacking it
+
+def test_an_urgent_visit_in_a_report_that_missed_its_digest_is_in_the_next_one(mail_sandbox, mail_env, ctx):
+    zone = ctx.cfg.policy.zone
+    job(mail_sandbox, ctx, "daily_digest", at("18:00").replace(tzinfo=zone))
+    cycle(mail_sandbox, ctx, daily(REP, urgent="竞品新品"))  # too late for the 26th's digest
+    empty_mailboxes(mail_sandbox, EVERYONE)
+    job(mail_sandbox, ctx, "daily_digest", at("18:00", "2026-11-27").replace(tzinfo=zone))
+    (digest,) = [m for m in mails(mail_sandbox, HEAD, 1) if "[VF-D-" in m.subject]
+    assert "1. [同行新产品上市] 华联超市（李雷，2026-11-26）" in digest.text
+    cycle(mail_sandbox, ctx, reply(digest, sender=HEAD, text="关闭 1 已处理"))
+    empty_mailboxes(mail_sandbox, EVERYONE)
+    job(mail_sandbox, ctx, "daily_digest", at("18:00", "2026-11-30").replace(tzinfo=zone))
+    (later,) = [m for m in mails(mail_sandbox, HEAD, 1) if "[VF-D-" in m.subject]
+    assert "【待处理事项】无" in later.text
+
+
+def test_a_visit_replaced_by_a_corrected_report_is_not_escalated_from_an_old_digest(mail_sandbox, mail_env, ctx):
+    zone = ctx.cfg.policy.zone
+    cycle(mail_sandbox, ctx, daily(REP, urgent="质量问题"))
+    job(mail_sandbox, ctx, "daily_digest", at("18:00").replace(tzinfo=zone))
+    (digest,) = [m for m in mails(mail_sandbox, HEAD, 1) if "[VF-D-" in m.subject]
+    cycle(mail_sandbox, ctx, daily(REP))  # the rep corrects the report: no 紧急 any more
+    cycle(mail_sandbox, ctx, reply(digest, sender=HEAD, text="上报 1"))
+    assert ctx.db.execute("SELECT count(*) FROM urgent_reports").fetchone()[0] == 0
+    assert any("已被营销员更新的日报替换" in m.text for m in folder_messages(mail_sandbox, HEAD))
+
+
+def test_a_sole_leaders_urgent_report_is_theirs_to_close_not_nobodys(mail_sandbox, mail_env, ctx):
+    cycle(mail_sandbox, ctx, urgent_mail(LEADER, "竞品新品"))
+    assert ctx.db.execute("SELECT person FROM urgent_recipients").fetchall() == [(LEADER,)]
+    (own,) = [m for m in mails(mail_sandbox, LEADER, 2) if "[VF-U-1]" in m.subject]
+    cycle(mail_sandbox, ctx, reply(own, sender=LEADER, text="关闭 已安排"))
+    assert ctx.db.execute("SELECT state FROM urgent_reports").fetchone()[0] == "closed"
+
+
+def test_a_vacation_reply_does_not_acknowledge_and_a_number_stays_in_the_comment(mail_sandbox, mail_env, ctx):
+    cycle(mail_sandbox, ctx, urgent_mail(HEAD, "新品上市"))
+    (to_leader,) = [m for m in mails(mail_sandbox, LEADER, 1) if "[VF-U-1]" in m.subject]
+    cycle(mail_sandbox, ctx, reply(to_leader, sender=LEADER, text="收到您的邮件，我正在休假，12月1日回来。"))
+    assert ctx.db.execute("SELECT state FROM urgent_reports").fetchone()[0] == "open"
+    cycle(mail_sandbox, ctx, reply(to_leader, sender=LEADER, text="关闭 2 家门店已下架，3月起恢复"))
+    assert ctx.db.execute("SELECT close_comment FROM urgent_reports").fetchone()[0] == "2 家门店已下架，3月起恢复"
+
+
+def test_a_bot_echoing_the_help_example_stores_no_report(mail_sandbox, mail_env, ctx):
+    cycle(mail_sandbox, ctx, make_mail(sender=REP, subject="hello").as_bytes())
+    (help_mail,) = mails(mail_sandbox, REP, 1)
+    echo = make_mail(sender=REP, subject=f"Re: {help_mail.subject}", body=help_mail.text)
+    cycle(mail_sandbox, ctx, echo.as_bytes())
+    assert ctx.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
+    reason = ctx.db.execute("SELECT reason FROM messages ORDER BY id DESC").fetchone()[0]
+    assert "only the example from one of our mails" in reason
+
+
+def test_a_report_sent_as_a_reply_to_the_reminder_is_stored(mail_sandbox, mail_env, ctx):
+    job(mail_sandbox, ctx, "missing_reminders", at("17:00").replace(tzinfo=ctx.cfg.policy.zone))
+    (reminder,) = [m for m in mails(mail_sandbox, REP, 1) if "请提交" in m.subject]
+    body = f"日期：{DAY}\n客户名称：联华超市\n巡访时间：{DAY} 10:00\n客户意见：要求延长账期"
+    cycle(mail_sandbox, ctx, reply(reminder, sender=REP, text=body))
+    assert ctx.db.execute("SELECT customer FROM visits").fetchall() == [("联华超市",)]

@@ -185,9 +185,30 @@ def _group_visits(fields: list[Field]) -> list[Visit]:
     return visits
 
 
+# The example visits our own mails show (templates help, daily_rejected, report_reminder): a
+# report made only of them is an echo of our mail – an auto-responder pasting it back, or a rep
+# who sent the example unchanged – and is never stored as anybody's visits.
+EXAMPLE_CUSTOMERS = frozenset({"华联超市（浦东店）", "联华便利（徐汇店）", "hualian supermarket (pudong)",
+                               "lianhua convenience (xuhui)"})
+EXAMPLE_CONTENT = frozenset({
+    "希望增加小包装规格", "竞品本月降价 5%", "客户同意增加订货", "协调补货，已于当日完成", "处理临期产品退换",
+    "would like smaller packs", "competitor cut prices by 5% this month", "customer agreed to order more",
+    "arranged a restock, done the same day", "exchanged products near their expiry date",
+})
+
+
+def _is_example(visit: Visit) -> bool:
+    content = [visit.values[name].strip().lower() for name in CONTENT_FIELDS if visit.values.get(name)]
+    return (visit.values.get("customer", "").strip().lower() in EXAMPLE_CUSTOMERS
+            and all(c in EXAMPLE_CONTENT for c in content))
+
+
 def _validated(report: DailyReport) -> DailyReport:
     if not report.visits:
         report.problems.append(Problem("no_visits"))
+    elif all(_is_example(v) for v in report.visits):
+        report.problems.append(Problem("example_copied"))
+        return report
     for visit in report.visits:
         n = visit.number
         if not visit.values.get("customer"):

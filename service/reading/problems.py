@@ -40,6 +40,9 @@ FIELD_NAMES = {
 MESSAGES = {
     "no_visits": ("邮件中没有找到巡访记录：每条巡访需要“客户名称：”和“巡访时间：”两行。",
                   "No visit found: each visit needs a \"Customer:\" line and a \"Visit time:\" line."),
+    "example_copied": ("邮件里只有本服务邮件中的示例，没有您自己的巡访记录（示例不会被保存）。请填写您当天实际的巡访后重新发送。",
+                       "The mail holds only the example from one of our mails, not visits of your own (examples are "
+                       "never stored). Please write the visits you actually made and send it again."),
     "missing": ("缺少“{field}”。", "\"{field}\" is missing."),
     "no_content": ("客户意见、市场行情、巡访效果、处理事项至少要填写一项。",
                    "Write at least one of Customer feedback, Market, Effect, Matters handled."),

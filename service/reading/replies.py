@@ -36,14 +36,17 @@ class Decision:
     """What a reply decides.
 
     ``decision`` is 'approve', 'reject', 'escalate', 'ack', 'close' or None; ``numbers`` the
-    digest items of an escalation (else []); ``comment`` the replier's words after the
-    decision word; ``own_text`` the replier's own words that were read.
+    digest items of an escalation or a close (else []); ``comment`` the replier's words after
+    the decision word and the item numbers; ``remainder`` everything after the decision word,
+    numbers included (the comment of a reply to a mail that has no numbered items, where
+    "关闭 2 家门店已下架" means two shops); ``own_text`` the replier's own words that were read.
     """
 
     decision: str | None
     numbers: list[int]
     comment: str
     own_text: str
+    remainder: str = ""
 
 
 # --------------------------------------------------------------------------- own words
@@ -206,6 +209,7 @@ _WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
 # negation or "的" makes the line something else ("同意吗", "同意不了", "批准的预算").
 _CJK_PERFECTIVE = "了"
 _CJK_NOT_A_DECISION = set("吗么嗎麼嘛呢不否没沒的")
+_ACK_NOT_A_DECISION = ("您", "你", "妳")
 _QUESTION_MARKS = set("?？")
 _QUESTION_PARTICLES = set("吗么嗎麼")
 # Stripped from the start of the comment (and skipped when looking for a question mark).
@@ -226,31 +230,33 @@ _MAX_NUMBERS = 100
 def read_decision(msg: DecodedMessage) -> Decision:
     """Read the decision a reply's own words start with (spec §4); None if there is none."""
     words = own_words(msg)
-    decision, numbers, comment = _decide(words)
-    return Decision(decision=decision, numbers=numbers, comment=comment, own_text=words)
+    decision, numbers, comment, remainder = _decide(words)
+    return Decision(decision=decision, numbers=numbers, comment=comment, own_text=words, remainder=remainder)
 
 
-def _decide(words: str) -> tuple[str | None, list[int], str]:
+def _decide(words: str) -> tuple[str | None, list[int], str, str]:
     if not words.strip():
-        return None, [], ""
+        return None, [], "", ""
     first, _, below = words.partition("\n")
     norm, ends = _normalised(first)
     lead = _INVISIBLE.match(norm)
     pos = lead.end() if lead else 0
     found = _decision_word(norm, pos)
     if found is None:
-        return None, [], ""
+        return None, [], "", ""
     decision, end = found
+    after_word = first[_original_index(ends, end):].lstrip(_LEADING_PUNCT)
+    remainder = (after_word + "\n" + below).strip() if below else after_word.strip()
     numbers: list[int] = []
     if decision in ("escalate", "close"):
         # Item numbers of a digest (上报 2、3 / 关闭 1 已处理); without them the reply is about
         # the mail it answers (上报 on an urgent report, 关闭 已处理).
         numbers, end = _item_numbers(norm, end)
     if _is_question(norm, end):
-        return None, [], ""
+        return None, [], "", ""
     rest = first[_original_index(ends, end):].lstrip(_LEADING_PUNCT)
     comment = (rest + "\n" + below).strip() if below else rest.strip()
-    return decision, numbers, comment
+    return decision, numbers, comment, remainder
 
 
 def _normalised(line: str) -> tuple[str, list[int]]:
@@ -285,6 +291,8 @@ def _decision_word(norm: str, pos: int) -> tuple[str, int] | None:
                 end += len(_CJK_PERFECTIVE)
             if end < len(norm) and norm[end] in _CJK_NOT_A_DECISION:
                 return None
+            if decision == "ack" and norm.startswith(_ACK_NOT_A_DECISION, end):
+                return None  # "收到您的邮件，我正在休假": a vacation reply's first words
             return decision, end
     match = _ENGLISH_WORD.match(norm, pos)
     if match is None:

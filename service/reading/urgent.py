@@ -28,12 +28,14 @@ URGENT_CATEGORIES = {
 # Short forms, tried in order after the full names: the first pattern found decides. Product
 # defects come first (质量 or 缺陷 is never a competitor's news), "other" last.
 URGENT_WORDS = (
-    ("product_defect", re.compile(r"product[_ ]?defect|defect|quality|缺陷|质量|品质|故障|召回|重大问题|产品问题", re.I)),
+    ("product_defect", re.compile(r"product[_ ]?defect|defect|quality|缺陷|质量|品质|故障|召回|破损|变质|重大问题|产品问题", re.I)),
     ("competitor_product", re.compile(r"competitor[_ ]?product|new product|product launch|新产品|新品|上市", re.I)),
     ("competitor_policy", re.compile(r"competitor[_ ]?policy|policy|pricing|price|政策|价格|降价|返利|促销", re.I)),
     ("competitor_trend", re.compile(r"competitor[_ ]?trend|trend|动向|动态|新动作", re.I)),
     ("other", re.compile(r"^\s*(?:other|其他|其它|别的)", re.I)),
 )
+
+_COMPETITOR = re.compile(r"竞品|同行|对手|competitor|rival", re.I)
 
 URGENT_LABELS = LabelSet({
     "category": ("类别", "类型", "紧急类别", "Category", "Type"),
@@ -52,7 +54,10 @@ def urgent_category(text: str) -> str | None:
     for key, (zh, en) in URGENT_CATEGORIES.items():
         if head.startswith((key, zh.lower(), en.lower())):
             return key
+    competitor = _COMPETITOR.search(head) is not None
     for key, pattern in URGENT_WORDS:
+        if key == "product_defect" and competitor:
+            continue  # "竞品新品质量差" is news about a competitor, not a defect of ours
         if pattern.search(head):
             return key
     return None

@@ -16,6 +16,18 @@ def day_visits(db: Database, unit: str, day: str) -> list[dict]:
         "WHERE r.unit = ? AND r.report_date = ? AND r.current = 1 ORDER BY r.rep, v.seq", [unit, day]))
 
 
+def open_flagged_visits(db: Database, unit: str, day: str, since: str) -> list[dict]:
+    """Return the unit's visits marked 紧急 in current reports dated ``since``..``day`` that the head
+    has not escalated or closed yet, oldest first (a report that missed its day's digest, or was
+    for a day without one, still reaches the head)."""
+    return list(db.query(
+        "SELECT v.*, r.rep, r.unit, r.region, r.report_date FROM visits v JOIN reports r ON r.id = v.report "
+        "WHERE r.unit = ? AND r.current = 1 AND v.urgent IS NOT NULL AND r.report_date BETWEEN ? AND ? "
+        "AND NOT EXISTS (SELECT 1 FROM digest_items i WHERE i.visit = v.id AND i.state != 'open') "
+        "AND NOT EXISTS (SELECT 1 FROM urgent_reports u WHERE u.visit = v.id) "
+        "ORDER BY r.report_date, r.rep, v.seq", [unit, since, day]))
+
+
 def reporters(db: Database, day: str) -> set[str]:
     """Return the reps with a current report for ``day``."""
     return {r[0] for r in db.execute("SELECT rep FROM reports WHERE report_date = ? AND current = 1", [day])}
@@ -73,8 +85,8 @@ def settle_item(db: Database, digest: int, number: int, *, state: str, comment: 
 
 def visit(db: Database, visit_id: int) -> dict | None:
     """Return a visit joined with its report's rep, unit and region."""
-    rows = list(db.query("SELECT v.*, r.rep, r.unit, r.region FROM visits v JOIN reports r ON r.id = v.report "
-                         "WHERE v.id = ?", [visit_id]))
+    rows = list(db.query("SELECT v.*, r.rep, r.unit, r.region, r.current FROM visits v "
+                         "JOIN reports r ON r.id = v.report WHERE v.id = ?", [visit_id]))
     return rows[0] if rows else None
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from ..context import Context
 from ..inbound.mime import DecodedMessage
@@ -34,6 +34,9 @@ from .authority import authentication_problem, identity_problem
 TAG_RE = re.compile(r"\[VF-D-(\d+)\]", re.I)
 KEY_FIELDS = ("feedback", "market", "effect", "handled")
 LINE_CHARS = 60  # a visit's one-line summary on a phone
+# A visit marked 紧急 stays in the digest until the head escalates or closes it, this many days
+# at most (a late report, or one for a day without a digest, still reaches the head).
+FLAG_DAYS = 30
 
 
 def local_day(ctx: Context, at: datetime) -> date:
@@ -84,11 +87,12 @@ def _send_digest(ctx: Context, unit, day: date, reported: set[str]) -> None:
     for v in visits:
         per_rep[v["rep"]] = per_rep.get(v["rep"], 0) + 1
     items: list[dict] = []
-    for v in visits:
-        if v["urgent"]:
-            items.append({"kind": "visit", "visit": v["id"], "who": name_of(ctx, v["rep"]),
-                          "category": category_name(v["urgent"], language), "customer": v["customer"],
-                          "text": _one_line(_key_text(v)), "reference": ""})
+    since = (day - timedelta(days=FLAG_DAYS)).isoformat()
+    for v in digests.open_flagged_visits(db, unit.id, day.isoformat(), since):
+        items.append({"kind": "visit", "visit": v["id"], "who": name_of(ctx, v["rep"]),
+                      "category": category_name(v["urgent"], language), "customer": v["customer"],
+                      "text": _one_line(_key_text(v)),
+                      "reference": "" if v["report_date"] == day.isoformat() else v["report_date"]})
     for report in digests.open_rep_reports(db, unit.id):
         items.append({"kind": "urgent", "report": report["id"], "who": name_of(ctx, report["reporter"]),
                       "category": category_name(report["category"], language), "customer": report["customer"] or "",
@@ -203,11 +207,13 @@ def _apply(ctx: Context, digest: dict, item: dict, decision: str, comment: str, 
         return item["state"]  # already escalated / closed
     head = digest["head"]
     if item["kind"] == "visit":
+        visit = digests.visit(ctx.db, item["visit"])
         if decision == "escalate":
             if digests.visit_escalated(ctx.db, item["visit"]):
                 return "escalated"
-            report_id = urgent_report.create_from_visit(ctx, visit=digests.visit(ctx.db, item["visit"]), head=head,
-                                                        comment=comment, cause=cause)
+            if not visit["current"]:
+                return "replaced"  # the rep sent a corrected report since: that visit is history
+            report_id = urgent_report.create_from_visit(ctx, visit=visit, head=head, comment=comment, cause=cause)
             digests.settle_item(ctx.db, digest["id"], item["number"], state="escalated", comment=comment,
                                 escalated_to=report_id)
         else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ..reading.replies import read_decision
 from ..context import Context
-from . import Inbound, Outcome, digest, gift_approval, urgent_report
+from ..reading.daily import DAILY_LABELS
+from ..reading.quotes import own_text
+from ..reading.replies import read_decision
+from . import Inbound, Outcome, daily_report, digest, gift_approval, urgent_report
 from .answer import reply_to_sender
 
 
@@ -22,5 +24,14 @@ def handle(ctx: Context, inbound: Inbound) -> Outcome:
         target = find_target(ctx, inbound.msg)
         if target is not None:
             return on_reply(ctx, inbound, target, read_decision(inbound.msg))
+    if _carries_a_report(inbound):
+        # A rep who answers a reminder or a rejection by Reply, with the report in the reply.
+        return daily_report.handle(ctx, inbound)
     reply_to_sender(ctx, inbound, "no_decision_needed")
     return Outcome("processed", f"{inbound.verdict.reason}: nothing there to decide, note sent")
+
+
+def _carries_a_report(inbound: Inbound) -> bool:
+    """Return whether the replier's own words hold a daily report (a customer and a visit time)."""
+    names = {f.name for f in DAILY_LABELS.split(own_text(inbound.msg.text))}
+    return {"customer", "visited_at"} <= names

@@ -140,16 +140,20 @@ def on_reply(ctx: Context, inbound: Inbound, target: Target, decision: Decision)
         reply_to_sender(ctx, inbound, "urgent_refused", report_id=rid, reason_code=refusal.split(":")[0],
                         reason=refusal, customer=report["customer"] or "")
         return Outcome("rejected", f"U-{rid}: reply refused: {refusal}")
-    return apply(ctx, report, recipient, decision.decision, decision.comment, actor=msg.from_addr, cause=inbound.id)
+    # An urgent report has no numbered items: everything after the word is the comment.
+    return apply(ctx, report, recipient, decision.decision, decision.remainder, actor=msg.from_addr,
+                 cause=inbound.id)
 
 
 def apply(ctx: Context, report: dict, recipient: dict, decision: str, comment: str, *, actor: str,
           cause: int) -> Outcome:
     """Acknowledge, close or escalate ``report`` for ``recipient`` (checked by the caller); tell the reporter."""
     rid = report["id"]
+    changed = True
     if decision == "ack":
         urgent.acknowledge(ctx.db, recipient["id"])
-        if report["state"] == "open":
+        changed = report["state"] == "open"
+        if changed:
             urgent.update_report(ctx.db, rid, state="acknowledged", acknowledged_at=now())
     elif decision == "close":
         urgent.update_report(ctx.db, rid, state="closed", closed_at=now(), closed_by=actor, close_comment=comment)
@@ -160,9 +164,10 @@ def apply(ctx: Context, report: dict, recipient: dict, decision: str, comment: s
         _send_to(ctx, rid, _leadership_recipients(ctx, report["category"], exclude=actor), cause=cause)
     audit(ctx.db, subject=f"urgent:{rid}", action=decision, reason=comment or "(no comment)", actor=actor,
           message=cause)
-    _tell_reporter(ctx, urgent.get_report(ctx.db, rid), {"ack": "acknowledged", "close": "closed",
-                                                         "escalate": "escalated"}[decision],
-                   actor=actor, comment=comment, cause=cause)
+    if changed:  # a second acknowledgement changes nothing the reporter needs to hear of
+        _tell_reporter(ctx, urgent.get_report(ctx.db, rid), {"ack": "acknowledged", "close": "closed",
+                                                             "escalate": "escalated"}[decision],
+                       actor=actor, comment=comment, cause=cause)
     return Outcome("processed", f"U-{rid}: {decision} by {actor}")
 
 
@@ -201,13 +206,17 @@ def _not_now(report: dict, recipient: dict, decision: Decision) -> str | None:
 # --------------------------------------------------------------------------- sending
 
 def _leadership_recipients(ctx: Context, category: str, *, exclude: str) -> list[tuple[str, str]]:
+    """Return (email, role) of leadership (and the departments for a product defect), without
+    ``exclude`` – unless that would leave nobody: a sole leader's own report is then theirs to
+    acknowledge and close, so it never sits open with no one able to answer it."""
     org = ctx.cfg.organisation
     people = [(p.email, "leadership") for p in org.leadership]
     if category == "product_defect":
         people += [(p.email, "production") for p in org.production]
         people += [(p.email, "technical") for p in org.technical_department]
     seen: set[str] = {exclude}
-    return [(e, role) for e, role in people if not (e in seen or seen.add(e))]
+    chosen = [(e, role) for e, role in people if not (e in seen or seen.add(e))]
+    return chosen or [(p.email, "leadership") for p in org.leadership if p.email == exclude]
 
 
 def _send_to(ctx: Context, report_id: int, people: list[tuple[str, str]], *, cause: int | None,
@@ -237,12 +246,18 @@ def _mail_vars(ctx: Context, report: dict, reader: str) -> dict:
     unit = ctx.cfg.organisation.units.get(report["unit"] or "")
     return {
         "report_id": report["id"], "category": category_name(report["category"], language),
-        "category_key": report["category"], "customer": report["customer"] or "", "details": report["details"],
+        "category_key": report["category"], "customer": report["customer"] or "",
+        "subject_customer": _short(report["customer"] or "", 40), "details": report["details"],
         "suggestion": report["suggestion"] or "", "reporter_name": name_of(ctx, report["reporter"]),
         "reporter_email": report["reporter"], "unit_name": unit.name if unit else "",
         "head_comment": report["head_comment"] or "", "level": report["level"],
         "created_at": _local(ctx, report["created_at"]),
     }
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _local(ctx: Context, stamp: str | None) -> str:
