@@ -189,11 +189,15 @@ TRUSTED = "mx.visitflow.test"
     ([f"{TRUSTED}; dkim=fail header.d=visitflow.test", f"{TRUSTED}; dkim=pass header.d=visitflow.test"], False),
     # unreadable
     ([f"{TRUSTED}; dkim=pass header.d=visitflow.test; ;;; ===="], False),
+    # a pass from a server we do not trust, and no Authentication-Results at all
+    (["evil.example; dkim=pass header.d=visitflow.test; spf=pass"], False),
+    ([], False),
     # aligned passes still decide
     ([f"{TRUSTED}; dkim=pass header.d=visitflow.test header.s=s1"], True),
     ([f"{TRUSTED}; spf=pass smtp.mailfrom=wang.fang@visitflow.test"], True),
     ([f"{TRUSTED}; dmarc=pass header.from=visitflow.test"], True),
 ], ids=["spf_attacker_domain", "dkim_attacker_domain", "pass_in_reason", "pass_below_fail", "unreadable",
+        "untrusted_server", "none",
         "dkim_aligned", "spf_aligned", "dmarc_pass"])
 def test_only_a_pass_aligned_with_the_from_domain_from_the_trusted_server_decides(
         mail_sandbox, mail_env, tmp_path, results, decided):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from ..config import Config
 from ..inbound.mime import DecodedMessage
 from .amounts import AmountMismatch, format_amount, parse_amount
-from .problems import Problem
+from .problems import Problem, single_fields
 from .labels import LabelSet
 from .quotes import own_text
 from .times import parse_date
@@ -46,14 +46,8 @@ class GiftRequest:
 
 def read_gift_request(msg: DecodedMessage, cfg: Config) -> GiftRequest:
     """Read and validate the application's fields; every problem is listed."""
-    request = GiftRequest()
-    for f in GIFT_LABELS.split(own_text(msg.text)):
-        if f.name in request.values and request.values[f.name] != f.value:
-            request.problems.append(Problem("gift_twice", field=f.name, value=f.value))
-        request.values.setdefault(f.name, f.value)
-    for name in REQUIRED:
-        if not request.values.get(name):
-            request.problems.append(Problem("missing", field=name))
+    values, problems = single_fields(GIFT_LABELS.split(own_text(msg.text)), REQUIRED)
+    request = GiftRequest(values=values, problems=problems)
     if request.values.get("amount"):
         parsed = parse_amount(request.values["amount"])
         if isinstance(parsed, AmountMismatch):

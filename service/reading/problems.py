@@ -82,7 +82,7 @@ MESSAGES = {
     "amount_mismatch": ("“{field}”的金额数字 {figures} 与大写 {words} 不一致：“{value}”，请改正后重新发送。",
                         "\"{field}\": the figures say {figures} but the words say {words}: \"{value}\"; "
                         "please correct it and send again."),
-    "gift_twice": ("“{field}”写了两次且内容不同。", "\"{field}\" is given twice with different values."),
+    "field_twice": ("“{field}”写了两次且内容不同。", "\"{field}\" is given twice with different values."),
     "bad_urgent": ("“紧急”的类别无法识别：“{value}”。可选：同行销售政策重大变化、同行新产品上市、"
                    "同行销售或服务新动向、本公司产品重大缺陷、其他紧急事项。",
                    "\"Urgent\" names no known category: \"{value}\". Choose one of: Competitor policy change, "
@@ -120,6 +120,22 @@ MESSAGES = {
                        "The attachment \"{value}\" could not be converted to .docx (the file may be damaged). "
                        "Please save it as .docx (Save As in Word or WPS) and send it again."),
 }
+
+
+def single_fields(fields, required: tuple[str, ...]) -> tuple[dict[str, str], list[Problem]]:
+    """Return a one-record form's values by data name, and its problems.
+
+    ``fields`` are labels.Field in the order written: a field given twice with different
+    values is a problem (the first is kept), a required field missing or empty is another.
+    """
+    values: dict[str, str] = {}
+    problems: list[Problem] = []
+    for f in fields:
+        if f.name in values and values[f.name] != f.value:
+            problems.append(Problem("field_twice", field=f.name, value=f.value))
+        values.setdefault(f.name, f.value)
+    problems += [Problem("missing", field=name) for name in required if not values.get(name)]
+    return values, problems
 
 
 def describe(problem, language: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..config import Config
 from ..inbound.mime import DecodedMessage
-from .problems import Problem
+from .problems import Problem, single_fields
 from .labels import LabelSet
 from .quotes import own_text
 
@@ -91,14 +91,8 @@ def read_urgent_report(msg: DecodedMessage, cfg: Config) -> UrgentReport:
     Category and details are required; an unreadable category is the problem ``bad_category``
     (its wording lists the five). Never raises.
     """
-    report = UrgentReport()
-    for f in URGENT_LABELS.split(own_text(msg.text)):
-        if f.name in report.values and report.values[f.name] != f.value:
-            report.problems.append(Problem("gift_twice", field=f.name, value=f.value))
-        report.values.setdefault(f.name, f.value)
-    for name in REQUIRED:
-        if not report.values.get(name):
-            report.problems.append(Problem("missing", field=name))
+    values, problems = single_fields(URGENT_LABELS.split(own_text(msg.text)), REQUIRED)
+    report = UrgentReport(values=values, problems=problems)
     if report.values.get("category"):
         report.category = urgent_category(report.values["category"])
         if report.category is None:
