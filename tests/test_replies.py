@@ -96,7 +96,7 @@ def test_the_html_part_alone_decides_the_same_as_the_whole_reply(eml):
 
 def test_the_decision_keeps_the_own_text_it_read():
     found = read_decision(decoded(FIXTURES / "gmail_zh_approved_with_comment.eml"))
-    assert found == Decision("approve", [], "请控制在预算内", "同意\n请控制在预算内")
+    assert found == Decision("approve", [], "请控制在预算内", "同意\n请控制在预算内", remainder="请控制在预算内")
 
 
 # --------------------------------------------------------------------------- word rules

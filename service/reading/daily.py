@@ -197,9 +197,14 @@ EXAMPLE_CONTENT = frozenset({
 })
 
 
+EXAMPLE_TIMES = frozenset({"2026-11-26 09:30", "2026-11-26 09:30-11:00", "09:30-11:00", "下午2:30", "2:30 pm"})
+
+
 def _is_example(visit: Visit) -> bool:
+    """Return whether the visit is one of our examples: customer, time and content all as shown."""
     content = [visit.values[name].strip().lower() for name in CONTENT_FIELDS if visit.values.get(name)]
     return (visit.values.get("customer", "").strip().lower() in EXAMPLE_CUSTOMERS
+            and visit.values.get("visited_at", "").strip().lower() in EXAMPLE_TIMES
             and all(c in EXAMPLE_CONTENT for c in content))
 
 
