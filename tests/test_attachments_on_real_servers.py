@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.inbound.imap import Connection
-from service.intake import Intake
-from service.outbound import smtp
 
 from .conftest import FIXTURES, folder_messages, smtp_send, wait_for
 from .test_daily_reports_on_real_servers import REP, SHANGHAI_TECH, deliver_and_process, inbox_of
+from .test_gift_approvals_on_real_servers import cycle
 
 pytestmark = pytest.mark.mail
 
@@ -27,13 +25,7 @@ def test_an_apple_mail_card_marked_inline_is_stored_and_listed_in_the_receipt(ma
     # Through Postfix, as the rep's client would send it.
     smtp_send(mail_sandbox, raw("apple_mail_inline_pdf_card"), sender=REP)
     wait_for(lambda: folder_messages(mail_sandbox, "visits@visitflow.test"), what="the report in the service inbox")
-    conn = Connection(ctx.cfg.imap)
-    try:
-        conn.ensure_folders(["Processed", "Quarantine"])
-        assert Intake(ctx).poll(conn).failed == 0
-    finally:
-        conn.close()
-    smtp.send_due(ctx.db, ctx.cfg.smtp, ctx.cfg.service_address)
+    cycle(mail_sandbox, ctx)  # poll the inbox and send what it caused
 
     cards = ctx.db.execute("SELECT filename, content_type, kept, sha256 FROM customer_cards").fetchall()
     assert [c[:3] for c in cards] == [("客户卡-华联超市.pdf", "application/pdf", 1)]

@@ -223,9 +223,9 @@ def _send_to(ctx: Context, report_id: int, people: list[tuple[str, str]], *, cau
              purpose: str = "report") -> list[str]:
     """Send the report to each person (one mail each, so a reply proves who answers); return them."""
     sent = []
+    report = urgent.get_report(ctx.db, report_id)
     for email, role in people:
         recipient = urgent.add_recipient(ctx.db, report_id, email, role)
-        report = urgent.get_report(ctx.db, report_id)
         message_id = ctx.send("urgent_report", to=[email], cause_message=cause,
                               **_mail_vars(ctx, report, email), role=role, token=recipient["token"], purpose=purpose)
         urgent.record_mail(ctx.db, message_id, report_id, recipient["id"], purpose)
