@@ -323,6 +323,18 @@ def _age(delta) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
+def _register_command_groups() -> None:
+    from .commands.customers import customers
+    from .commands.plans import plans
+    from .commands.report import report
+
+    for group in (customers, plans, report):
+        cli.add_command(group)
+
+
+_register_command_groups()
+
+
 def main() -> None:
     cli(prog_name="visitflow")
 

@@ -7,7 +7,7 @@ it names environment variables, and :meth:`MailServer.secret` reads them when ne
 
 from .model import (  # noqa: F401 - the public names, importable from service.config
     AUTH_MODES, EMAIL_RE, LANGUAGES, SECURITY_MODES, TIERS, WEEKDAYS, AutoReplyLimit, Config, Folders,
-    GiftPolicy, GiftThreshold, Imap, MailServer, OAuth2, Organisation, Person, Policy, Region, Rep, Schedule,
-    Storage, Unit, UrgentPolicy,
+    GiftPolicy, GiftThreshold, Imap, MailServer, MonthlyPolicy, OAuth2, Organisation, Person, Policy, Region,
+    Rep, Schedule, Storage, TierFrequency, Unit, UrgentPolicy,
 )
 from .parse import URGENT_CATEGORY_KEYS, load_config, parse_config  # noqa: F401

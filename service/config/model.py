@@ -215,10 +215,40 @@ class UrgentPolicy:
 
 
 @dataclass(frozen=True)
+class TierFrequency:
+    """How often a tier's customers must be visited (Article 2): ``visits`` per ``period``."""
+
+    visits: int
+    period: str  # month | quarter
+
+    def per_month(self) -> float:
+        """Return the required visits per calendar month (a quarter's spread over three)."""
+        return self.visits / (3 if self.period == "quarter" else 1)
+
+
+DEFAULT_TIER_FREQUENCY = {"A": TierFrequency(4, "month"), "B": TierFrequency(2, "month"),
+                          "C": TierFrequency(1, "month"), "D": TierFrequency(1, "quarter")}
+DEFAULT_OVERDUE_DAYS = {"A": 10, "B": 20, "C": 40, "D": 100}
+
+
+@dataclass(frozen=True)
+class MonthlyPolicy:
+    """The unit head's review of the monthly report before it goes up (Article 10)."""
+
+    review: bool = True
+    review_hours: float = 48.0  # no answer within this long: sent as is, saying so
+
+
+@dataclass(frozen=True)
 class Policy:
     timezone: str = "Asia/Shanghai"
     language: str = "zh-CN"
-    visits_per_month: dict[str, int] = field(default_factory=lambda: {"A": 4, "B": 2, "C": 1, "D": 0})
+    # Required visits per tier: policy.visits_per_month and policy.visits_per_quarter (a tier
+    # is in at most one of them); a tier in neither needs no visits.
+    tier_frequency: dict[str, TierFrequency] = field(default_factory=lambda: dict(DEFAULT_TIER_FREQUENCY))
+    # A customer whose last visit is more than this many days ago is overdue (per tier).
+    overdue_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_OVERDUE_DAYS))
+    monthly: MonthlyPolicy = field(default_factory=MonthlyPolicy)
     working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
     gift: GiftPolicy = field(default_factory=GiftPolicy)
     urgent_reminder_hours: float = 4.0
@@ -232,6 +262,8 @@ class Policy:
     retry_seconds: float = 30.0  # wait before retrying a message whose processing failed
     max_attachment_bytes: int = 10 * 1024 * 1024  # a larger customer card is refused
     max_unzipped_bytes: int = 50 * 1024 * 1024  # an archive that would expand beyond is refused
+    # A larger mail is not decoded: it is kept raw and quarantined, its sender told why.
+    max_message_bytes: int = 40 * 1024 * 1024
     auto_reply_limit: AutoReplyLimit = field(default_factory=AutoReplyLimit)
 
     @property

@@ -14,8 +14,9 @@ from ..errors import ConfigError
 from .checks import _Reader
 from .mail import _mail_server
 from .model import (
-    LANGUAGES, TIERS, WEEKDAYS, AutoReplyLimit, Config, Folders, GiftPolicy, GiftThreshold, Imap, MailServer,
-    Organisation, Policy, Region, Rep, Schedule, Storage, Unit, UrgentPolicy,
+    DEFAULT_OVERDUE_DAYS, DEFAULT_TIER_FREQUENCY, LANGUAGES, TIERS, WEEKDAYS, AutoReplyLimit, Config, Folders,
+    GiftPolicy, GiftThreshold, Imap, MailServer, MonthlyPolicy, Organisation, Policy, Region, Rep, Schedule,
+    Storage, TierFrequency, Unit, UrgentPolicy,
 )
 
 
@@ -91,12 +92,7 @@ def _policy(r: _Reader, data: Any, units: dict[str, Unit]) -> Policy:
     except (ZoneInfoNotFoundError, ValueError):
         r.fail("policy.timezone", f"is not a known time zone: {zone!r} (e.g. Asia/Shanghai)")
         zone = "Asia/Shanghai"
-    visits = r.mapping(data.get("visits_per_month", {"A": 4, "B": 2, "C": 1, "D": 0}),
-                       "policy.visits_per_month")
-    for tier in visits:
-        if tier not in TIERS:
-            r.fail(f"policy.visits_per_month.{tier}", "is not a tier: use A, B, C and D")
-    per_month = {t: r.int(visits, t, "policy.visits_per_month", default=0, high=100) for t in TIERS}
+    tier_frequency, overdue_days = _tier_policy(r, data)
     days = data.get("working_days", list(WEEKDAYS[:5]))
     if not isinstance(days, list) or any(str(d).lower() not in WEEKDAYS for d in days):
         r.fail("policy.working_days", f"must be a list of {', '.join(WEEKDAYS)}")
@@ -126,7 +122,9 @@ def _policy(r: _Reader, data: Any, units: dict[str, Unit]) -> Policy:
     return Policy(
         timezone=zone,
         language=r.str(data, "language", "policy", default="zh-CN", choices=LANGUAGES) or "zh-CN",
-        visits_per_month=per_month,
+        tier_frequency=tier_frequency,
+        overdue_days=overdue_days,
+        monthly=_monthly_policy(r, data.get("monthly", {})),
         working_days=tuple(str(d).lower() for d in days),
         gift=gift_policy,
         urgent_reminder_hours=r.number(data, "urgent_reminder_hours", "policy", default=4.0),
@@ -137,11 +135,50 @@ def _policy(r: _Reader, data: Any, units: dict[str, Unit]) -> Policy:
                                    low=1024),
         max_unzipped_bytes=r.int(data, "max_unzipped_bytes", "policy", default=50 * 1024 * 1024,
                                  low=1024),
+        max_message_bytes=r.int(data, "max_message_bytes", "policy", default=40 * 1024 * 1024,
+                                low=64 * 1024),
         auto_reply_limit=_auto_reply_limit(r, data.get("auto_reply_limit", {})),
         urgent=_urgent_policy(r, data.get("urgent", {})),
         holidays=_dates(r, data.get("holidays", []), "policy.holidays"),
         extra_working_days=_dates(r, data.get("extra_working_days", []), "policy.extra_working_days"),
     )
+
+
+def _tier_policy(r: _Reader, data: Any) -> tuple[dict[str, TierFrequency], dict[str, int]]:
+    """Read policy.visits_per_month, policy.visits_per_quarter and policy.overdue_days."""
+    if "visits_per_month" in data or "visits_per_quarter" in data:
+        frequency: dict[str, TierFrequency] = {}
+        for period in ("month", "quarter"):
+            key = f"policy.visits_per_{period}"
+            counts = r.mapping(data.get(f"visits_per_{period}", {}), key)
+            for tier in counts:
+                if tier not in TIERS:
+                    r.fail(f"{key}.{tier}", "is not a tier: use A, B, C and D")
+                elif tier in frequency:
+                    r.fail(f"{key}.{tier}", "is also in policy.visits_per_month: give a tier one frequency")
+                else:
+                    frequency[tier] = TierFrequency(r.int(counts, tier, key, default=0, high=100), period)
+        for tier in TIERS:
+            frequency.setdefault(tier, TierFrequency(0, "month"))
+    else:
+        frequency = dict(DEFAULT_TIER_FREQUENCY)
+    days = r.mapping(data.get("overdue_days", {}), "policy.overdue_days")
+    for tier in days:
+        if tier not in TIERS:
+            r.fail(f"policy.overdue_days.{tier}", "is not a tier: use A, B, C and D")
+    overdue = {t: r.int(days, t, "policy.overdue_days", default=DEFAULT_OVERDUE_DAYS[t], low=1, high=1000)
+               for t in TIERS}
+    return frequency, overdue
+
+
+def _monthly_policy(r: _Reader, data: Any) -> MonthlyPolicy:
+    data = r.mapping(data, "policy.monthly")
+    review = data.get("review", True)
+    if not isinstance(review, bool):
+        r.fail("policy.monthly.review", "must be true or false")
+        review = True
+    return MonthlyPolicy(review=review,
+                         review_hours=r.number(data, "review_hours", "policy.monthly", default=48.0))
 
 
 URGENT_CATEGORY_KEYS = ("competitor_policy", "competitor_product", "competitor_trend", "product_defect", "other")
