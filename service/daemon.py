@@ -10,9 +10,6 @@ SIGTERM and SIGINT end all three cleanly; an interrupted IDLE is simply closed.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import logging
 import signal
 import sqlite3
@@ -24,6 +21,7 @@ from .context import Context
 from .errors import ConfigError
 from .inbound.imap import Connection, IdleInterrupted
 from .intake import Intake
+from .memory import release_memory
 from .outbound import smtp
 from .scheduler import Scheduler
 
@@ -38,30 +36,6 @@ MAX_DATABASE_DELAY = 60.0
 POLL_WITHOUT_IDLE = 30.0  # seconds between polls on a server without IDLE
 SENDER_WAKEUP = 30.0  # the sender also looks for due retries this often
 QUIET_SECONDS = 2.0  # after this long without new mail, memory is given back
-
-
-def _load_libc():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "malloc_trim") else None
-
-
-_LIBC = _load_libc()
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed heap back to the system.
-
-    lxml (the Word forms) makes many small allocations that fragment glibc's heap: a daemon
-    that had filled 60 gift forms sat at 80+ MB resident although the memory was free, and
-    malloc_trim brought a process back from 77 to 30 MB. About 20 ms, so it runs when the
-    mailbox has been quiet for a moment, never on the way from a mail to its answer.
-    """
-    gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 class Daemon:

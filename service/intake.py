@@ -34,6 +34,7 @@ from .config import Config
 from .context import Context
 from .inbound.imap import Connection, Fetched
 from .inbound.mime import DecodedMessage, decode_message
+from .memory import release_memory
 from .reading.parse import ReadResult, read_fields
 from .store import messages
 from .store.db import make_durable, now, open_db, transaction
@@ -48,7 +49,7 @@ def read_message(raw: bytes, cfg: Config) -> ReadResult:
     A stranger's mail is read as if its sender were known, with a problem saying the daemon
     would quarantine it. Never raises on bad input.
     """
-    msg = decode_message(raw)
+    msg = decode_message(raw, max_bytes=cfg.policy.max_message_bytes)
     verdict = classify(msg, cfg)
     problems: list[str] = []
     if verdict.kind == QUARANTINED:
@@ -87,44 +88,46 @@ class Intake:
         uidvalidity = conn.select(inbox)
         last_uid = self._last_uid(uidvalidity)
         while True:
-            uids = conn.uids_after(last_uid)
-            if not uids:
+            sizes = conn.sizes_after(last_uid)
+            if not sizes:
                 break
-            last_uid = self._take_in(conn, uidvalidity, uids, last_uid, result)
+            last_uid = self._take_in(conn, uidvalidity, sizes, last_uid, result)
         self.process_pending(result)
         result.moved += self.move_settled(conn)
         with transaction(self.ctx.db):
             messages.set_state(self.ctx.db, "last_imap_contact", now())
         return result
 
-    def _take_in(self, conn: Connection, uidvalidity: int, uids: list[int], last_uid: int,
+    def _take_in(self, conn: Connection, uidvalidity: int, sizes: dict[int, int], last_uid: int,
                  result: PollResult) -> int:
-        """Record, process and move uids of the inbox batch by batch; return the new watermark.
+        """Record, process and move the inbox's new mail batch by batch; return the new watermark.
 
-        Batches keep memory flat and start a large backlog moving out of the inbox early.
-        With more than one batch, the IMAP connection belongs to a helper thread meanwhile
-        (_ImapRunner): it downloads the next batch, and syncs the database and moves the
-        last batch, while this thread records and processes – the server's work and the
-        disk syncs no longer wait for ours, nor ours for them.
+        ``sizes`` maps each new UID to its size in bytes. Batches (at most imap.fetch_batch
+        mails and FETCH_BYTES, or one larger mail alone) keep memory flat and start a large
+        backlog moving out of the inbox early. With more than one batch, the IMAP connection
+        belongs to a helper thread meanwhile (_ImapRunner): it downloads the next batch, and
+        syncs the database and moves the last batch, while this thread records and processes
+        – the server's work and the disk syncs no longer wait for ours, nor ours for them.
+        A batch larger than FETCH_BYTES is processed before the next one is downloaded.
         """
         inbox = self.folders.inbox
         size = self.ctx.cfg.imap.fetch_batch
-        batches = [uids[start:start + size] for start in range(0, len(uids), size)]
+        batches = fetch_batches(sizes, size, FETCH_BYTES)
         moving: list[tuple[list[dict], Future]] = []  # in the order the helper runs them
         with _ImapRunner(conn, self.ctx, threaded=len(batches) > 1) as imap:
             try:
                 fetch = imap.submit(_fetch, batches[0], size)
                 for n, batch in enumerate(batches):
-                    fetched = fetch.result()
-                    if n + 1 < len(batches):
+                    fetched, fetch = fetch.result(), None
+                    large = sum(sizes[uid] for uid in batch) > FETCH_BYTES
+                    if n + 1 < len(batches) and not large:
                         fetch = imap.submit(_fetch, batches[n + 1], size)
-                    for item in fetched:
-                        recorded, msg = self.record(inbox, uidvalidity, item.uid, item.raw)
-                        result.fetched += 1
-                        if recorded.new and recorded.duplicate_of is None:
-                            self.process(recorded.id, result, msg=msg)
-                        elif recorded.new:
-                            result.settled["ignored"] += 1
+                    self._take_batch(inbox, uidvalidity, fetched, result)
+                    del fetched  # a large mail's bytes go now, not when the next batch replaces them
+                    if large:
+                        release_memory()
+                        if n + 1 < len(batches):
+                            fetch = imap.submit(_fetch, batches[n + 1], size)
                     # A UID that vanished between SEARCH and FETCH must not be searched forever.
                     last_uid = max(last_uid, *batch)
                     self._set_watermark(inbox, uidvalidity, last_uid)
@@ -141,6 +144,16 @@ class Intake:
                     self._note_moves(moving, wait=True, failed_ok=True)
                 raise
         return last_uid
+
+    def _take_batch(self, folder: str, uidvalidity: int, fetched: list[Fetched], result: PollResult) -> None:
+        """Record each fetched mail and process it at once (a duplicate is only recorded)."""
+        for item in fetched:
+            recorded, msg = self.record(folder, uidvalidity, item.uid, item.raw)
+            result.fetched += 1
+            if recorded.new and recorded.duplicate_of is None:
+                self.process(recorded.id, result, msg=msg)
+            elif recorded.new:
+                result.settled["ignored"] += 1
 
     def process_pending(self, result: PollResult) -> None:
         """Process recorded messages not yet settled: new ones now, failed ones after their delay."""
@@ -165,7 +178,7 @@ class Intake:
 
     def record(self, folder: str, uidvalidity: int, uid: int, raw: bytes) -> tuple[messages.Recorded, DecodedMessage]:
         """Store one fetched message, its raw bytes and the advanced watermark in one transaction."""
-        msg = decode_message(raw)
+        msg = decode_message(raw, max_bytes=self.ctx.cfg.policy.max_message_bytes)
         with transaction(self.ctx.db) as db:
             recorded = messages.record(
                 db, folder=folder, uidvalidity=uidvalidity, uid=uid, raw=raw,
@@ -189,7 +202,7 @@ class Intake:
         db = self.ctx.db
         try:
             if msg is None:
-                msg = decode_message(messages.raw_bytes(db, message))
+                msg = decode_message(messages.raw_bytes(db, message), max_bytes=self.ctx.cfg.policy.max_message_bytes)
             with transaction(db):
                 verdict = classify(msg, self.ctx.cfg)
                 messages.audit(db, subject=f"message:{message}", action=f"classified:{verdict.kind}",
@@ -315,6 +328,27 @@ class Intake:
     def _set_watermark(self, folder: str, uidvalidity: int, last_uid: int) -> None:
         with transaction(self.ctx.db) as db:
             messages.set_watermark(db, folder, uidvalidity, last_uid)
+
+
+# A fetch round trip downloads at most this many bytes (unless one mail is larger on its own).
+FETCH_BYTES = 8 * 1024 * 1024
+
+
+def fetch_batches(sizes: Mapping[int, int], count: int, max_bytes: int) -> list[list[int]]:
+    """Split UIDs (ascending, with their sizes in bytes) into batches of at most count UIDs and
+    max_bytes bytes; a mail larger than max_bytes is a batch of its own."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    total = 0
+    for uid, nbytes in sizes.items():
+        if batch and (len(batch) >= count or total + nbytes > max_bytes):
+            batches.append(batch)
+            batch, total = [], 0
+        batch.append(uid)
+        total += nbytes
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _fetch(conn: Connection, db: Database, uids: list[int], size: int) -> list[Fetched]:

@@ -82,6 +82,9 @@ def config_file(tmp_path: Path, request) -> Path:
     limit = request.node.get_closest_marker("auto_reply_limit")
     if limit:  # a test that answers one sender many times on purpose lifts the flood guard
         data["policy"]["auto_reply_limit"] = dict(limit.kwargs)
+    policy = request.node.get_closest_marker("policy")
+    if policy:  # @pytest.mark.policy(max_message_bytes=...): the test's own policy keys
+        data["policy"].update(policy.kwargs)
     if "mail_sandbox" in request.fixturenames:
         box = request.getfixturevalue("mail_sandbox")
         data["imap"]["port"] = box.imap_port

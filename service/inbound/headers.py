@@ -29,11 +29,12 @@ _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _NOT_BASE64_TEXT = re.compile(rb"[^A-Za-z0-9+/=\r\n\t ]")
 
 
-def b64decode_lenient(data: bytes) -> tuple[bytes, bool]:
+def b64decode_lenient(data: bytes | memoryview) -> tuple[bytes, bool]:
     """Decode base64 accepting bad padding and junk; return (bytes, clean).
 
     Missing '=' padding is not counted as damage: Apple Mail and others omit it
-    and nothing is lost. Junk characters or a dangling sextet are.
+    and nothing is lost. Junk characters or a dangling sextet are. A memoryview is read
+    in place when the text is clean (a large attachment is not copied first).
     """
     try:
         decoded = binascii.a2b_base64(data)
@@ -44,6 +45,7 @@ def b64decode_lenient(data: bytes) -> tuple[bytes, bool]:
         # the alphabet, padding and line breaks decoded cleanly.
         if not _NOT_BASE64_TEXT.search(data):
             return decoded, True
+    data = bytes(data)
     cleaned = _BASE64_JUNK.sub(b"", data)
     clean = len(cleaned) == len(data.rstrip(b"=").translate(None, b" \t\r\n"))
     rest = len(cleaned) % 4

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
 _UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID_RE = re.compile(rb"UID (\d+)")
+_FETCH_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,26 @@ class Connection:
             raise MailboxError(f"UID SEARCH failed: {data!r}")
         # "UID N:*" always matches the highest UID, even below N: filter it ourselves.
         return sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > last_uid)
+
+    def sizes_after(self, last_uid: int) -> dict[int, int]:
+        """Return UID -> RFC822.SIZE (bytes) of the messages above last_uid, in UID order.
+
+        One ``UID FETCH n:* (RFC822.SIZE)`` (RFC 3501 §6.4.8) does what ``UID SEARCH`` does and
+        also says how large each mail is, so the intake can size its fetches before reading.
+        """
+        typ, data = self.box.client.uid("FETCH", f"{last_uid + 1}:*", "(UID RFC822.SIZE)")
+        if typ != "OK":
+            raise MailboxError(f"UID FETCH (RFC822.SIZE) failed: {data!r}")
+        sizes = {}
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if not isinstance(line, bytes):
+                continue
+            uid, size = _FETCH_UID_RE.search(line), _FETCH_SIZE_RE.search(line)
+            # "n:*" always matches the highest UID, even below n: filter it ourselves.
+            if uid and size and int(uid[1]) > last_uid:
+                sizes[int(uid[1])] = int(size[1])
+        return dict(sorted(sizes.items()))
 
     def fetch_raw(self, uids: Sequence[int], batch: int) -> Iterator[Fetched]:
         """Yield the exact bytes of each message, batch UIDs per round trip, without setting Seen."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy as _email_policy
@@ -81,6 +82,8 @@ class DecodedMessage:
     problems: list[str] = field(default_factory=list)
     content_type: str = "text/plain"
     raw_size: int = 0
+    # Larger than the limit given to decode_message: only the header was read.
+    too_large: bool = False
     msg: Message | None = field(default=None, repr=False, compare=False)
     # Raw header values by lower-cased name, built once so header() lookups are cheap.
     _header_index: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
@@ -128,9 +131,9 @@ _DEFECT_PHRASES = {
 class _Walk:
     """Collect bodies, attachments and problems while walking the MIME tree once."""
 
-    __slots__ = ("plains", "htmls", "attachments", "problems", "hint", "cids")
+    __slots__ = ("plains", "htmls", "attachments", "problems", "hint", "cids", "large")
 
-    def __init__(self) -> None:
+    def __init__(self, large: "_LargeBodies | None" = None) -> None:
         self.plains: list[str] = []
         self.htmls: list[str] = []
         self.attachments: list[Attachment] = []
@@ -138,6 +141,78 @@ class _Walk:
         self.hint: str | None = None
         # Content-IDs that some HTML part (chosen alternative or not) refers to with cid:.
         self.cids: set[str] = set()
+        self.large = large
+
+
+# --------------------------------------------------------------------------- large bodies
+
+# A mail above this size has its long base64 bodies taken out before parsing.
+_LARGE_MESSAGE = 512 * 1024
+# A run of at least this many base64 lines (about 80 KB) is a long body worth taking out.
+# Possessive repeats: the engine keeps no backtracking marks per line (a plain {1024,}
+# held 50 MB of them for a 28 MB mail).
+_BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]{1,998}+\r?\n){1024,}+")
+
+
+class _LargeBodyMisplaced(Exception):
+    """A placeholder ended up elsewhere than as the whole body of a base64 leaf part."""
+
+
+class _LargeBodies:
+    """Long base64 bodies of a large mail, decoded straight from the raw bytes.
+
+    The standard parser holds a body several times over (the message as text, its lines,
+    the joined payload; then our bytes and the decoded file): a 28 MB mail cost 250 MB.
+    So each long run of base64 lines is replaced by a short placeholder before parsing, and
+    the part whose whole body is that placeholder is decoded from a view of the raw bytes
+    (binascii reads the view in place): the only new copy is the decoded file itself.
+
+    Whatever the parse does with a placeholder other than that (a run inside a text part,
+    inside a forwarded message that is re-serialised …) makes decode_message parse the
+    untouched bytes instead: the shortcut never changes a result.
+    """
+
+    __slots__ = ("raw", "spans", "used")
+
+    def __init__(self, raw: bytes, spans: dict[str, tuple[int, int]]) -> None:
+        self.raw = raw
+        self.spans = spans  # placeholder -> (start, end) of the run in raw
+        self.used: set[str] = set()
+
+    @classmethod
+    def split(cls, raw: bytes) -> tuple[bytes, "_LargeBodies | None"]:
+        """Return raw with its long base64 runs replaced by placeholders, and the runs (None: none)."""
+        if len(raw) < _LARGE_MESSAGE:
+            return raw, None
+        runs = [(m.start(), m.end()) for m in _BASE64_RUN.finditer(raw)]
+        if not runs:
+            return raw, None
+        nonce = secrets.token_hex(12)  # a placeholder no mail can contain by chance
+        pieces: list[bytes] = []
+        spans: dict[str, tuple[int, int]] = {}
+        position = 0
+        for n, (start, end) in enumerate(runs):
+            token = f"VisitflowLargeBody{nonce}N{n}"
+            spans[token] = (start, end)
+            pieces += [raw[position:start], token.encode("ascii"), b"\r\n" if raw[end - 2:end] == b"\r\n" else b"\n"]
+            position = end
+        pieces.append(raw[position:])
+        return b"".join(pieces), cls(raw, spans)
+
+    def body(self, payload: str) -> memoryview | None:
+        """Return the raw run a part's whole payload stands for, or None if it is none."""
+        span = self.spans.get(payload.strip())
+        if span is None:
+            if "VisitflowLargeBody" in payload:
+                raise _LargeBodyMisplaced
+            return None
+        self.used.add(payload.strip())
+        return memoryview(self.raw)[span[0]:span[1]]
+
+    def check_all_used(self) -> None:
+        """Raise _LargeBodyMisplaced unless every placeholder was decoded as a whole body."""
+        if len(self.used) != len(self.spans):
+            raise _LargeBodyMisplaced
 
 
 def _part_headers(part: Message) -> dict[str, str]:
@@ -156,6 +231,12 @@ def _payload_bytes(part: Message, cte: str, walk: _Walk, label: str) -> tuple[by
     payload = part._payload  # str from the parser; raw bytes kept as surrogate escapes
     if not isinstance(payload, str):
         return b"", ""
+    if walk.large is not None:
+        body = walk.large.body(payload)
+        if body is not None:
+            if cte != "base64":
+                raise _LargeBodyMisplaced
+            return _b64_payload(body, walk, label)
     try:
         data = payload.encode("ascii", "surrogateescape")
     except UnicodeEncodeError:
@@ -163,13 +244,7 @@ def _payload_bytes(part: Message, cte: str, walk: _Walk, label: str) -> tuple[by
     if cte in ("7bit", "8bit", "binary", ""):
         return data, ""
     if cte == "base64":
-        decoded, clean = b64decode_lenient(data)
-        if not clean:
-            walk.problems.append(f"damaged base64 in {label}")
-            if not decoded or len(decoded) * 2 < len(data.strip()) // 4 * 3:
-                # Most of it did not decode: what is left is not the file that was sent.
-                return decoded, "its base64 encoding is damaged and does not decode"
-        return decoded, ""
+        return _b64_payload(data, walk, label)
     if cte == "quoted-printable":
         return binascii.a2b_qp(data), ""
     if cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
@@ -177,6 +252,16 @@ def _payload_bytes(part: Message, cte: str, walk: _Walk, label: str) -> tuple[by
         return (decoded, "") if isinstance(decoded, bytes) else (data, "its uuencoding does not decode")
     walk.problems.append(f"unknown transfer encoding {cte!r} in {label}")
     return data, f"its transfer encoding {cte!r} is unknown"
+
+
+def _b64_payload(data: bytes | memoryview, walk: _Walk, label: str) -> tuple[bytes, str]:
+    decoded, clean = b64decode_lenient(data)
+    if not clean:
+        walk.problems.append(f"damaged base64 in {label}")
+        if not decoded or len(decoded) * 2 < len(bytes(data).strip()) // 4 * 3:
+            # Most of it did not decode: what is left is not the file that was sent.
+            return decoded, "its base64 encoding is damaged and does not decode"
+    return decoded, ""
 
 
 def _normalise_text(text: str) -> str:
@@ -338,7 +423,7 @@ def _walk_alternative(parts: list, walk: _Walk, depth: int) -> None:
     # last HTML alternative for the html, and every alternative's files are kept.
     subs = []
     for sub in parts:
-        sub_walk = _Walk()
+        sub_walk = _Walk(walk.large)
         sub_walk.hint = walk.hint
         _walk(sub, sub_walk, depth + 1)
         walk.problems.extend(sub_walk.problems)
@@ -376,8 +461,21 @@ def _dedupe(items: list[str]) -> list[str]:
     return [i for i in items if not (i in seen or seen.add(i))]
 
 
-def decode_message(raw: bytes) -> DecodedMessage:
-    """Parse and decode one raw message; never raises, reporting trouble in ``problems``."""
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def decode_message(raw: bytes, *, max_bytes: int | None = None) -> DecodedMessage:
+    """Parse and decode one raw RFC 5322 message; never raises, reporting trouble in ``problems``.
+
+    A message longer than ``max_bytes`` has only its header section decoded (sender,
+    subject, Message-ID …): ``too_large`` is set, and it has no text and no attachments.
+    """
+    if max_bytes is not None and isinstance(raw, bytes) and len(raw) > max_bytes:
+        end = _HEADER_END.search(raw, 0, 1024 * 1024)
+        result = decode_message(raw[:end.end()] if end else raw[:64 * 1024])
+        result.raw_size, result.too_large, result.text, result.html = len(raw), True, "", ""
+        result.attachments = []
+        return result
     if raw is None:
         raw = b""
     elif isinstance(raw, str):
@@ -389,23 +487,30 @@ def decode_message(raw: bytes) -> DecodedMessage:
             return DecodedMessage(problems=["input is not bytes"])
     result = DecodedMessage(raw_size=len(raw))
     try:
-        _fill(result, raw)
+        stripped, large = _LargeBodies.split(raw)
+        try:
+            _fill(result, stripped, large)
+        except _LargeBodyMisplaced:
+            result = DecodedMessage(raw_size=len(raw))
+            _fill(result, raw, None)
     except Exception as exc:  # last line of defence: the daemon must keep running
         result.problems.append(f"message could not be decoded ({type(exc).__name__})")
     result.problems = _dedupe(result.problems)
     return result
 
 
-def _fill(result: DecodedMessage, raw: bytes) -> None:
+def _fill(result: DecodedMessage, raw: bytes, large: _LargeBodies | None) -> None:
     if not raw or raw.isspace():
         result.problems.append("empty message")
     msg = BytesParser(policy=_email_policy.compat32).parsebytes(raw)
     result.msg = msg
-    walk = _Walk()
+    walk = _Walk(large)
     try:
         _walk(msg, walk, 0)
     except RecursionError:
         walk.problems.append("MIME parts nested too deeply")
+    if large is not None:
+        large.check_all_used()
     index: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
         index.setdefault(name.lower(), []).append(value)

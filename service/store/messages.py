@@ -48,8 +48,7 @@ def record(db: Database, *, folder: str, uidvalidity: int, uid: int, raw: bytes,
     if existing:
         return Recorded(id=existing[0], duplicate_of=existing[1], new=False)
     digest = hashlib.sha256(raw).hexdigest()
-    db.execute("INSERT OR IGNORE INTO raw_messages (sha256, size, bytes) VALUES (?, ?, ?)",
-               [digest, len(raw), raw])
+    _store_raw(db, digest, raw)
     key = message_key(message_id, raw, digest)
     first = db.execute("SELECT id FROM messages WHERE message_id = ? ORDER BY id LIMIT 1", [key]).fetchone()
     state, kind, reason, duplicate_of = "received", None, "", None
@@ -62,6 +61,27 @@ def record(db: Database, *, folder: str, uidvalidity: int, uid: int, raw: bytes,
         key, folder, uidvalidity, uid, digest, len(raw), sender, subject[:500], sent_at,
         stamp, stamp, state, kind, reason, duplicate_of]).lastrowid
     return Recorded(id=new_id, duplicate_of=duplicate_of, new=True)
+
+
+# Above this size the raw bytes are written through an incremental blob handle: binding
+# them to the INSERT would make SQLite copy the whole mail once more first.
+_BLOB_CHUNK = 1024 * 1024
+
+
+def _store_raw(db: Database, digest: str, raw: bytes) -> None:
+    """Keep raw under its sha256 (once per content), without an extra copy of a large mail."""
+    if len(raw) <= _BLOB_CHUNK:
+        db.execute("INSERT OR IGNORE INTO raw_messages (sha256, size, bytes) VALUES (?, ?, ?)",
+                   [digest, len(raw), raw])
+        return
+    cursor = db.execute("INSERT OR IGNORE INTO raw_messages (sha256, size, bytes) VALUES (?, ?, zeroblob(?))",
+                        [digest, len(raw), len(raw)])
+    if cursor.rowcount != 1:
+        return  # the same bytes are stored already
+    view = memoryview(raw)
+    with db.conn.blobopen("raw_messages", "bytes", cursor.lastrowid) as blob:
+        for start in range(0, len(raw), _BLOB_CHUNK):
+            blob.write(view[start:start + _BLOB_CHUNK])
 
 
 def raw_bytes(db: Database, message: int) -> bytes:

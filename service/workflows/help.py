@@ -27,3 +27,19 @@ def not_available(ctx: Context, inbound: Inbound) -> Outcome:
     """Tell the sender this kind of mail is recognised but not handled by this installation yet."""
     reply_to_sender(ctx, inbound, "help", problem=inbound.verdict.kind)
     return Outcome("rejected", f"no workflow for {inbound.verdict.kind} yet: help reply sent")
+
+
+def too_large(ctx: Context, inbound: Inbound) -> Outcome:
+    """Tell a known sender their mail was too large to read; keep it quarantined for a person.
+
+    Only the header of such a mail was decoded (policy.max_message_bytes), so nothing in it
+    is acted on; ``visitflow replay`` reads it once the limit is raised.
+    """
+    policy = ctx.cfg.policy
+    reply_to_sender(ctx, inbound, "too_large", size_mb=_mb(inbound.msg.raw_size),
+                    limit_mb=_mb(policy.max_message_bytes), attachment_mb=_mb(policy.max_attachment_bytes))
+    return Outcome("quarantined", f"{inbound.verdict.reason}; the sender was told")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f}".removesuffix(".0")
