@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlite_utils import Database
 
@@ -148,7 +149,7 @@ class Intake:
     def _take_batch(self, folder: str, uidvalidity: int, fetched: list[Fetched], result: PollResult) -> None:
         """Record each fetched mail and process it at once (a duplicate is only recorded)."""
         for item in fetched:
-            recorded, msg = self.record(folder, uidvalidity, item.uid, item.raw)
+            recorded, msg = self.record(folder, uidvalidity, item.uid, item.raw, delivered_at=item.delivered_at)
             result.fetched += 1
             if recorded.new and recorded.duplicate_of is None:
                 self.process(recorded.id, result, msg=msg)
@@ -176,14 +177,19 @@ class Intake:
         """Return how long until failed messages may be tried again."""
         return max(0.0, self._next_retry - time.monotonic())
 
-    def record(self, folder: str, uidvalidity: int, uid: int, raw: bytes) -> tuple[messages.Recorded, DecodedMessage]:
-        """Store one fetched message, its raw bytes and the advanced watermark in one transaction."""
+    def record(self, folder: str, uidvalidity: int, uid: int, raw: bytes, *,
+               delivered_at: datetime | None = None) -> tuple[messages.Recorded, DecodedMessage]:
+        """Store one fetched message, its raw bytes and the advanced watermark in one transaction.
+
+        ``delivered_at`` is the IMAP INTERNALDATE (aware), when the server gave it.
+        """
         msg = decode_message(raw, max_bytes=self.ctx.cfg.policy.max_message_bytes)
         with transaction(self.ctx.db) as db:
             recorded = messages.record(
                 db, folder=folder, uidvalidity=uidvalidity, uid=uid, raw=raw,
                 message_id=msg.message_id, sender=msg.from_addr, subject=msg.subject,
-                sent_at=msg.date.isoformat() if msg.date else None)
+                sent_at=msg.date.isoformat() if msg.date else None,
+                delivered_at=delivered_at.isoformat(timespec="milliseconds") if delivered_at else None)
             messages.set_watermark(db, folder, uidvalidity, uid)
             if recorded.new and recorded.duplicate_of is not None:
                 messages.audit(db, subject=f"message:{recorded.id}", action="ignored:duplicate",

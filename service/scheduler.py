@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+import calendar
+from datetime import date, datetime, time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -32,6 +33,12 @@ class Job:
     # For a once-a-day job: its local time of day. A run missed while the daemon was down is
     # made up when it starts later the same day, never on a later day.
     daily_at: Callable[[Context], time] | None = None
+    # For the monthly job: this month's due time (local, aware). A run missed while the daemon
+    # was down is made up when it starts, any later day of the month.
+    monthly_at: Callable[[Context, datetime], datetime] | None = None
+    # False: the job makes its own transactions (long work must not hold the write lock);
+    # its run is written down once it returns.
+    transactional: bool = True
 
 
 def _every(minutes: int) -> Callable[[Context], CronTrigger]:
@@ -46,6 +53,25 @@ def _per_day(at: datetime) -> str:
     return at.strftime("%Y-%m-%d")
 
 
+def _previous_month(at: datetime) -> str:
+    first = at.date().replace(day=1)
+    before = date.fromordinal(first.toordinal() - 1)
+    return f"{before.year:04d}-{before.month:02d}"
+
+
+def _monthly(ctx: Context) -> CronTrigger:
+    s = ctx.cfg.schedule
+    return CronTrigger(day=s.monthly_report_day, hour=s.monthly_report_time.hour,
+                       minute=s.monthly_report_time.minute, timezone=ctx.cfg.policy.zone)
+
+
+def _monthly_due(ctx: Context, now_local: datetime) -> datetime:
+    s = ctx.cfg.schedule
+    last = calendar.monthrange(now_local.year, now_local.month)[1]
+    return datetime.combine(now_local.date().replace(day=min(s.monthly_report_day, last)), s.monthly_report_time,
+                            now_local.tzinfo)
+
+
 def _daily(clock: Callable[[Context], time]) -> Callable[[Context], CronTrigger]:
     def trigger(ctx: Context) -> CronTrigger:
         at = clock(ctx)
@@ -55,7 +81,7 @@ def _daily(clock: Callable[[Context], time]) -> Callable[[Context], CronTrigger]
 
 def registered_jobs() -> dict[str, Job]:
     """Return the jobs the daemon schedules, by name (workflows add theirs here)."""
-    from .workflows import digest, gift_approval, urgent_report
+    from .workflows import digest, gift_approval, monthly_report, urgent_report
 
     def digest_time(ctx: Context) -> time:
         return ctx.cfg.schedule.daily_digest
@@ -73,16 +99,33 @@ def registered_jobs() -> dict[str, Job]:
                                  daily_at=reminder_time),
         "daily_digest": Job("daily_digest", digest.send_digests, _daily(digest_time), _per_day,
                             daily_at=digest_time),
+        # The previous month's reports: once per month (key: the month reported on).
+        "monthly_report": Job("monthly_report", monthly_report.scheduled_run, _monthly, _previous_month,
+                              monthly_at=_monthly_due, transactional=False),
+        "monthly_reviews": Job("monthly_reviews", monthly_report.send_overdue_reviews, _every(5), _per_minute),
     }
 
 
 def missed_today(ctx: Context, now_local: datetime) -> list[str]:
-    """Return the daily jobs whose time today has passed without a run today, in time order.
+    """Return the jobs whose due time has passed without their run, in time order.
 
+    Daily jobs: today's time passed without a run today. The monthly job: this month's day
+    and time passed without the run for the previous month (made up any later day).
     ``now_local`` is an aware datetime in the configured zone.
     """
     due = []
+    installed = ctx.db.execute("SELECT value FROM service_state WHERE key = 'installed_at'").fetchone()
     for job in registered_jobs().values():
+        if job.monthly_at is not None:
+            when = job.monthly_at(ctx, now_local)
+            # A run due before this installation began was never missed (a first start on the
+            # 15th does not send last month's empty report).
+            before_install = installed is not None and datetime.fromisoformat(installed[0]) > when
+            if now_local >= when and not before_install and not ctx.db.execute(
+                    "SELECT 1 FROM job_runs WHERE job = ? AND run_key = ?",
+                    [job.name, job.run_key(now_local)]).fetchone():
+                due.append((when.time(), job.name))
+            continue
         if job.daily_at is None:
             continue
         at = job.daily_at(ctx)
@@ -105,10 +148,16 @@ def run_job(ctx: Context, name: str, at: datetime) -> str:
     done = ctx.db.execute("SELECT done_at FROM job_runs WHERE job = ? AND run_key = ?", [name, key]).fetchone()
     if done:
         return f"{name} {key}: already done at {done[0]}"
-    with transaction(ctx.db):
+    if job.transactional:
+        with transaction(ctx.db):
+            summary = job.run(ctx, at)
+            ctx.db.execute("INSERT OR IGNORE INTO job_runs (job, run_key, done_at) VALUES (?, ?, ?)",
+                           [name, key, now()])
+    else:
         summary = job.run(ctx, at)
-        ctx.db.execute("INSERT OR IGNORE INTO job_runs (job, run_key, done_at) VALUES (?, ?, ?)",
-                       [name, key, now()])
+        with transaction(ctx.db):
+            ctx.db.execute("INSERT OR IGNORE INTO job_runs (job, run_key, done_at) VALUES (?, ?, ?)",
+                           [name, key, now()])
     ctx.notify_sender()
     return f"{name} {key}: {summary}"
 
@@ -129,7 +178,7 @@ class Scheduler:
             "misfire_grace_time": 3600, "coalesce": True, "max_instances": 1})
         for job in registered_jobs().values():
             self._scheduler.add_job(self._run, job.trigger(self.ctx), args=[job.name], id=job.name)
-        # Once-a-day runs missed while the daemon was down happen now (today's only).
+        # Runs missed while the daemon was down happen now (a daily job's today only).
         for name in missed_today(self.ctx, datetime.now(zone)):
             log.info("job %s: today's run was missed while the daemon was down; running it now", name)
             self._scheduler.add_job(self._run, "date", run_date=datetime.now(zone), args=[name],

@@ -14,6 +14,7 @@ import re
 import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import MailboxFolderCreateError
@@ -29,12 +30,16 @@ imaplib.Commands.setdefault("MOVE", ("SELECTED",))
 _UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
 _FETCH_UID_RE = re.compile(rb"UID (\d+)")
 _FETCH_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
+_INTERNALDATE_RE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
 @dataclass(frozen=True)
 class Fetched:
     uid: int
     raw: bytes
+    # When the IMAP server received the message (INTERNALDATE, RFC 3501 §2.3.3), aware; None
+    # when the server did not say. Set by our own server on delivery, unlike the Date header.
+    delivered_at: datetime | None = None
 
 
 class IdleInterrupted(Exception):
@@ -145,14 +150,17 @@ class Connection:
         """Yield the exact bytes of each message, batch UIDs per round trip, without setting Seen."""
         for start in range(0, len(uids), batch):
             chunk = uids[start:start + batch]
-            typ, data = self.box.client.uid("FETCH", ",".join(map(str, chunk)), "(UID BODY.PEEK[])")
+            typ, data = self.box.client.uid("FETCH", ",".join(map(str, chunk)), "(UID INTERNALDATE BODY.PEEK[])")
             if typ != "OK":
                 raise MailboxError(f"UID FETCH failed: {data!r}")
-            for item in data:
+            for n, item in enumerate(data):
                 if isinstance(item, tuple) and len(item) == 2:
                     match = _FETCH_UID_RE.search(item[0])
                     if match:
-                        yield Fetched(uid=int(match[1]), raw=item[1])
+                        # INTERNALDATE stands before the literal, or after it in the next item.
+                        after = data[n + 1] if n + 1 < len(data) and isinstance(data[n + 1], bytes) else b""
+                        yield Fetched(uid=int(match[1]), raw=item[1],
+                                      delivered_at=_internaldate(item[0]) or _internaldate(after))
 
     def move(self, uids: Sequence[int], folder: str) -> tuple[int | None, dict[int, int]]:
         """Move UIDs of the selected folder to folder.
@@ -265,6 +273,18 @@ def _open(s: Imap):
 def _refusal(exc: imaplib.IMAP4.error, answer: oauth.XOAuth2) -> str:
     """Describe a refused AUTHENTICATE: the server's tagged answer and its XOAUTH2 status."""
     return f"{exc}; server status {answer.reason()}" if answer.reason() else str(exc)
+
+
+def _internaldate(text: bytes) -> datetime | None:
+    """Return the INTERNALDATE in a FETCH response line as an aware UTC datetime, or None."""
+    match = _INTERNALDATE_RE.search(text)
+    if not match:
+        return None
+    try:
+        parsed = datetime.strptime(match[1].decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc)
 
 
 def _quote(folder: str) -> bytes:

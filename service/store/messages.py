@@ -35,13 +35,17 @@ def message_key(message_id: str, raw: bytes, digest: str | None = None) -> str:
 # of the table (and of every view) on each call, which cost more than the insert itself.
 _INSERT_MESSAGE = (
     "INSERT INTO messages (message_id, folder, uidvalidity, uid, raw_sha256, size, sender, subject, sent_at, "
-    "received_at, updated_at, state, kind, reason, duplicate_of) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    "received_at, updated_at, state, kind, reason, duplicate_of, delivered_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def record(db: Database, *, folder: str, uidvalidity: int, uid: int, raw: bytes, message_id: str,
-           sender: str, subject: str, sent_at: str | None) -> Recorded:
-    """Store a fetched message and its raw bytes (in the caller's transaction); idempotent per UID."""
+           sender: str, subject: str, sent_at: str | None, delivered_at: str | None = None) -> Recorded:
+    """Store a fetched message and its raw bytes (in the caller's transaction); idempotent per UID.
+
+    ``sent_at`` is the Date header (ISO 8601, its own offset), ``delivered_at`` the IMAP
+    INTERNALDATE (ISO 8601 UTC), either None when unknown.
+    """
     existing = db.execute(
         "SELECT id, duplicate_of FROM messages WHERE folder = ? AND uidvalidity = ? AND uid = ?",
         [folder, uidvalidity, uid]).fetchone()
@@ -59,7 +63,7 @@ def record(db: Database, *, folder: str, uidvalidity: int, uid: int, raw: bytes,
     stamp = now()
     new_id = db.execute(_INSERT_MESSAGE, [
         key, folder, uidvalidity, uid, digest, len(raw), sender, subject[:500], sent_at,
-        stamp, stamp, state, kind, reason, duplicate_of]).lastrowid
+        stamp, stamp, state, kind, reason, duplicate_of, delivered_at]).lastrowid
     return Recorded(id=new_id, duplicate_of=duplicate_of, new=True)
 
 

@@ -6,7 +6,7 @@ from ..context import Context
 from ..reading.daily import DAILY_LABELS
 from ..reading.quotes import own_text
 from ..reading.replies import read_decision
-from . import Inbound, Outcome, daily_report, digest, gift_approval, urgent_report
+from . import Inbound, Outcome, daily_report, digest, gift_approval, monthly_report, urgent_report
 from .answer import reply_to_sender
 
 
@@ -15,6 +15,7 @@ REPLY_WORKFLOWS = (
     (gift_approval.find_target, gift_approval.on_reply),
     (urgent_report.find_target, urgent_report.on_reply),
     (digest.find_target, digest.on_reply),
+    (monthly_report.find_target, monthly_report.on_reply),
 )
 
 

@@ -1,0 +1,331 @@
+"""The monthly visit report (每月巡访情况报告书, Article 10): made, reviewed by the head, sent up once.
+
+On ``schedule.monthly_report`` (or ``visitflow report monthly --send``) each unit's report for
+the previous month is computed (``service.monthly.figures``), written as .docx + .xlsx
+(``service.monthly.document``) and archived under ``storage.reports_dir/<month>/``. Then:
+
+- with ``policy.monthly.review`` (the default) the unit head gets the draft and answers by
+  reply: ``同意`` / ``approve`` sends it to leadership as it is; a reply with an edited .docx
+  attached sends that file instead (it must be a Word .docx within the attachment limits,
+  otherwise the head is told why and the draft waits); no answer within
+  ``policy.monthly.review_hours`` sends the draft as it is, and the mail says so;
+- without review it goes to leadership at once.
+Leadership gets the unit's report with the head in CC; the company summary goes to
+leadership directly. A report exists once per unit and month (a UNIQUE row), so reruns,
+restarts and a manual ``--send`` never send one twice; every version sent is archived.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from ..classify import TAG_RE
+from ..context import Context
+from ..inbound.mime import DecodedMessage
+from ..monthly.charts import Charts
+from ..monthly.document import write_report
+from ..monthly.figures import Month, company_summary, unit_report
+from ..monthly.model import MonthlyReport
+from ..outbound.outbox import FileAttachment
+from ..reading.doctype import DOCX, sniff
+from ..reading.replies import Decision
+from ..store import monthly
+from ..store.cards import archive_problem
+from ..store.db import transaction
+from ..store.messages import audit
+from . import Inbound, Outcome
+from .answer import name_of, reply_to_sender
+from .authority import authentication_problem, identity_problem
+
+log = logging.getLogger("visitflow.monthly")
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Made:
+    """What happened to one report: its unit ('*': the company summary) and files, or why not made."""
+
+    unit: str
+    docx: Path | None
+    xlsx: Path | None
+    state: str  # written | review | sent | exists
+
+
+@dataclass(frozen=True)
+class Target:
+    report: dict
+    found_by: str  # "references <id>" | "subject tag [VF-M-n]"
+    by_reference: bool
+
+
+# --------------------------------------------------------------------------- making reports
+
+
+def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units: Sequence[str] | None = None,
+                 out_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> list[Made]:
+    """Compute and write the month's reports; with ``send`` also record and mail them (once each).
+
+    ``units`` limits the run to those unit ids (the company summary only comes with every
+    unit); ``at`` is an aware datetime (the generation time); ``out_dir`` is where files go
+    without ``send`` (default ``storage.reports_dir/<month>``; with ``send`` always there, the
+    archive). Each sent report is its own transaction. ``progress`` is called with each
+    unit id as it is done. Raises KeyError for an unknown unit id.
+    """
+    cfg = ctx.cfg
+    chosen = list(units) if units else list(cfg.organisation.units)
+    for unit_id in chosen:
+        cfg.organisation.units[unit_id]  # noqa: B018 - an unknown unit fails before any work
+    archive = cfg.storage.reports_dir / month.key
+    target_dir = archive if send or out_dir is None else Path(out_dir)
+    as_of = at.astimezone(cfg.policy.zone).date()
+    charts = Charts()
+    made: list[Made] = []
+    reports: list[MonthlyReport] = []
+    for unit_id in chosen:
+        if send and monthly.get(ctx.db, unit_id, month.key):
+            made.append(Made(unit_id, None, None, "exists"))
+            reports.append(unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of))
+        else:
+            report = unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of)
+            reports.append(report)
+            files = write_report(report, target_dir / unit_id, charts=charts)
+            made.append(_record_unit(ctx, report, files, at=at, cause=None) if send
+                        else Made(unit_id, files.docx, files.xlsx, "written"))
+        if progress:
+            progress(unit_id)
+    if units is None or set(chosen) == set(cfg.organisation.units):
+        if send and monthly.get(ctx.db, monthly.COMPANY, month.key):
+            made.append(Made(monthly.COMPANY, None, None, "exists"))
+        else:
+            summary = company_summary(cfg, month, reports, generated_at=at)
+            files = write_report(summary, target_dir / "company", charts=charts)
+            made.append(_record_summary(ctx, summary, files) if send
+                        else Made(monthly.COMPANY, files.docx, files.xlsx, "written"))
+        if progress:
+            progress(monthly.COMPANY)
+    return made
+
+
+def scheduled_run(ctx: Context, at: datetime) -> str:
+    """The ``monthly_report`` job: make and send the previous month's reports; return a summary."""
+    month = Month(at.astimezone(ctx.cfg.policy.zone).strftime("%Y-%m")).previous()
+    made = make_reports(ctx, month, at=at, send=True)
+    counts: dict[str, int] = {}
+    for m in made:
+        counts[m.state] = counts.get(m.state, 0) + 1
+    return f"{month.key}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+
+
+def send_overdue_reviews(ctx: Context, at: datetime) -> str:
+    """The ``monthly_reviews`` job: send each draft whose head did not answer in time, as it is."""
+    overdue = monthly.review_overdue(ctx.db, at.astimezone(timezone.utc).isoformat(timespec="milliseconds"))
+    for report in overdue:
+        _send_up(ctx, report, report["draft_docx"], sent_as="timeout", cause=None)
+    return f"{len(overdue)} draft(s) sent after no answer"
+
+
+def _record_unit(ctx: Context, report: MonthlyReport, files, *, at: datetime, cause: int | None) -> Made:
+    cfg = ctx.cfg
+    unit = cfg.organisation.units[report.unit.id]
+    review = cfg.policy.monthly.review
+    due = (datetime.now(timezone.utc) + timedelta(hours=cfg.policy.monthly.review_hours)) if review else None
+    with transaction(ctx.db):
+        row = monthly.create(ctx.db, unit=unit.id, month=report.month, state="review" if review else "sent",
+                             head=unit.head.email, draft_docx=_relative(ctx, files.docx),
+                             draft_xlsx=_relative(ctx, files.xlsx),
+                             review_due_at=due.isoformat(timespec="milliseconds") if due else None)
+        if row is None:
+            return Made(unit.id, files.docx, files.xlsx, "exists")
+        if review:
+            message_id = ctx.send(
+                "monthly_review", to=[unit.head.email], cause_message=cause,
+                attachments=_attachments(ctx, row["draft_docx"], row["draft_xlsx"]),
+                **_variables(ctx, report, row), review_hours=_hours(cfg.policy.monthly.review_hours),
+                due=_local_text(ctx, due))
+            monthly.record_mail(ctx.db, message_id=message_id, report=row["id"], purpose="review")
+            audit(ctx.db, subject=f"monthly:{row['id']}", action="review_requested",
+                  reason=f"{unit.id} {report.month} to {unit.head.email}", actor="scheduler")
+        else:
+            _send_up(ctx, row, row["draft_docx"], sent_as="draft", cause=cause, report=report)
+    ctx.notify_sender()
+    return Made(unit.id, files.docx, files.xlsx, "review" if review else "sent")
+
+
+def _record_summary(ctx: Context, summary: MonthlyReport, files) -> Made:
+    leaders = [p.email for p in ctx.cfg.organisation.leadership]
+    with transaction(ctx.db):
+        row = monthly.create(ctx.db, unit=monthly.COMPANY, month=summary.month, state="sent", head=None,
+                             draft_docx=_relative(ctx, files.docx), draft_xlsx=_relative(ctx, files.xlsx),
+                             review_due_at=None)
+        if row is None:
+            return Made(monthly.COMPANY, files.docx, files.xlsx, "exists")
+        if leaders:
+            message_id = ctx.send("monthly_summary", to=leaders,
+                                  attachments=_attachments(ctx, row["draft_docx"], row["draft_xlsx"]),
+                                  **_variables(ctx, summary, row))
+            monthly.record_mail(ctx.db, message_id=message_id, report=row["id"], purpose="leadership")
+        monthly.mark_sent(ctx.db, row["id"], sent_docx=row["draft_docx"], sent_as="draft")
+        audit(ctx.db, subject=f"monthly:{row['id']}", action="sent", reason=f"company summary {summary.month}",
+              actor="scheduler")
+    ctx.notify_sender()
+    return Made(monthly.COMPANY, files.docx, files.xlsx, "sent")
+
+
+def _send_up(ctx: Context, row: dict, docx: str, *, sent_as: str, cause: int | None,
+             report: MonthlyReport | None = None) -> None:
+    """Mail the unit's report (the file ``docx``, archived) to leadership, the head in CC (caller's transaction)."""
+    cfg = ctx.cfg
+    unit = cfg.organisation.units.get(row["unit"])
+    leaders = [p.email for p in cfg.organisation.leadership]
+    head = row["head"]
+    to = leaders or [head]
+    message_id = ctx.send(
+        "monthly_report", to=to, cc=[head] if head and head not in to else [], cause_message=cause,
+        attachments=_attachments(ctx, docx, row["draft_xlsx"]),
+        unit_name=unit.name if unit else row["unit"], month=row["month"], report_id=row["id"],
+        head_name=name_of(ctx, head) if head else "", sent_as=sent_as,
+        review_hours=_hours(cfg.policy.monthly.review_hours))
+    monthly.record_mail(ctx.db, message_id=message_id, report=row["id"], purpose="leadership")
+    monthly.mark_sent(ctx.db, row["id"], sent_docx=docx, sent_as=sent_as, cause=cause)
+    audit(ctx.db, subject=f"monthly:{row['id']}", action="sent", reason=f"{row['unit']} {row['month']} as {sent_as}",
+          actor=head or "scheduler", message=cause)
+
+
+# --------------------------------------------------------------------------- the head's reply
+
+
+def find_target(ctx: Context, msg: DecodedMessage) -> Target | None:
+    """Return the monthly report a reply is about: by its references, else by the [VF-M-n] tag."""
+    for ref in msg.in_reply_to + list(reversed(msg.references)):
+        report = monthly.by_mail(ctx.db, ref)
+        if report:
+            return Target(report, f"references <{ref}>", True)
+    match = TAG_RE.search(msg.subject)
+    if match and match[1].upper() == "M":
+        report = monthly.by_id(ctx.db, int(match[2]))
+        if report:
+            return Target(report, f"subject tag {match[0]}", False)
+    return None
+
+
+def on_reply(ctx: Context, inbound: Inbound, target: Target, decision: Decision) -> Outcome:
+    """Send the draft up on 同意, send the head's edited .docx instead, or say why neither can be."""
+    msg = inbound.msg
+    report = target.report
+    rid = report["id"]
+    unit = ctx.cfg.organisation.units.get(report["unit"])
+    unit_name = unit.name if unit else report["unit"]
+    refusal = _refusal(ctx, msg, target)
+    files = [a for a in msg.attachments if not a.body_image]
+    edited = None
+    if refusal is None and files:
+        edited, refusal = _edited_docx(ctx, files)
+    if refusal is None and edited is None and decision.decision != "approve":
+        reply_to_sender(ctx, inbound, "monthly_no_decision", report_id=rid, unit_name=unit_name,
+                        month=report["month"], token=report["token"])
+        return Outcome("rejected", f"M-{rid}: reply neither approves nor carries an edited .docx")
+    if refusal:
+        audit(ctx.db, subject=f"monthly:{rid}", action="refused", reason=refusal, actor=msg.from_addr,
+              message=inbound.id)
+        reply_to_sender(ctx, inbound, "monthly_refused", report_id=rid, unit_name=unit_name, month=report["month"],
+                        reason_code=refusal.split(":")[0], reason=refusal)
+        return Outcome("rejected", f"M-{rid}: reply refused: {refusal}")
+    if edited is not None:
+        name = f"{Path(report['draft_docx']).stem}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-edited.docx"
+        path = ctx.cfg.storage.reports_dir / Path(report["draft_docx"]).parent / name
+        path.write_bytes(edited)
+        _send_up(ctx, report, _relative(ctx, path), sent_as="edited", cause=inbound.id)
+        return Outcome("processed", f"M-{rid}: the head's edited .docx sent to leadership")
+    _send_up(ctx, report, report["draft_docx"], sent_as="approved", cause=inbound.id)
+    return Outcome("processed", f"M-{rid}: approved by {msg.from_addr}, sent to leadership")
+
+
+def _refusal(ctx: Context, msg: DecodedMessage, target: Target) -> str | None:
+    report = target.report
+    ambiguous = identity_problem(msg)
+    if ambiguous:
+        return ambiguous
+    if report["unit"] == monthly.COMPANY or msg.from_addr != report["head"]:
+        return f"not_head: only the unit head ({report['head'] or 'none'}) reviews monthly report M-{report['id']}"
+    if not target.by_reference and report["token"] not in (msg.text + msg.html + msg.subject):
+        return "no_token: the reply neither references the review mail nor carries its code"
+    unauthenticated = authentication_problem(msg, ctx.cfg)
+    if unauthenticated:
+        return unauthenticated
+    if report["state"] == "sent":
+        how = {"approved": "as approved", "edited": "as edited", "timeout": "as it was, after no answer",
+               "draft": "without review"}.get(report["sent_as"], "")
+        return f"already_sent: monthly report M-{report['id']} went to leadership {how} at {report['sent_at'][:16]}Z"
+    return None
+
+
+def _edited_docx(ctx: Context, files) -> tuple[bytes | None, str | None]:
+    """Return (the edited .docx, None) or (None, why the attached files cannot be the report)."""
+    policy = ctx.cfg.policy
+    named = ", ".join(a.filename or "(no name)" for a in files)
+    docx = [a for a in files if sniff(a.payload, a.filename) == DOCX]
+    if not docx:
+        return None, f"not_docx: no Word .docx among the attached files ({named}); save the report as .docx"
+    if len(docx) > 1:
+        return None, f"several_docx: {len(docx)} Word files attached ({named}); attach only the edited report"
+    file = docx[0]
+    if file.damage:
+        return None, f"damaged: {file.filename} {file.damage}"
+    if len(file.payload) > policy.max_attachment_bytes:
+        return None, (f"too_large: {file.filename} is {len(file.payload):,} bytes, above the "
+                      f"{policy.max_attachment_bytes:,}-byte attachment limit")
+    problem = archive_problem(file.payload, policy.max_unzipped_bytes)
+    if problem:
+        return None, f"unsafe: {file.filename} {problem}"
+    try:
+        from docx import Document
+
+        Document(io.BytesIO(file.payload))
+    except Exception as exc:  # noqa: BLE001 - any failure to open is the same answer
+        return None, f"unreadable: Word cannot open {file.filename} ({type(exc).__name__})"
+    return file.payload, None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _attachments(ctx: Context, docx: str, xlsx: str) -> list[FileAttachment]:
+    root = ctx.cfg.storage.reports_dir
+    return [FileAttachment(Path(docx).name, (root / docx).read_bytes(), DOCX_TYPE),
+            FileAttachment(Path(xlsx).name, (root / xlsx).read_bytes(), XLSX_TYPE)]
+
+
+def _relative(ctx: Context, path: Path) -> str:
+    return str(Path(path).resolve().relative_to(ctx.cfg.storage.reports_dir.resolve()))
+
+
+def _variables(ctx: Context, report: MonthlyReport, row: dict) -> dict:
+    k = report.kpis
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0f}%"
+
+    return {
+        "report_id": row["id"], "token": row["token"], "month": report.month,
+        "unit_name": report.unit.name if report.unit else "", "head_name": report.unit.head if report.unit else "",
+        "kpis": {"visits": k.visits, "reps": k.reps, "reps_reporting": k.reps_reporting,
+                 "on_time": pct(k.on_time_pct), "missing": k.reports_missing, "coverage": pct(k.coverage_pct),
+                 "plan": pct(k.plan_pct), "urgent_total": k.urgent_total, "urgent_open": k.urgent_open,
+                 "gift_spent": f"{k.gift_spent:,.2f}",
+                 "gift_budget": f"{k.gift_budget:,.2f}" if k.gift_budget is not None else ""},
+    }
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:g}"
+
+
+def _local_text(ctx: Context, at: datetime | None) -> str:
+    return at.astimezone(ctx.cfg.policy.zone).strftime("%Y-%m-%d %H:%M") if at else ""
