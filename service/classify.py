@@ -25,6 +25,7 @@ GIFT_REQUEST = "gift_request"
 URGENT_REPORT = "urgent_report"
 VISIT_PLAN = "visit_plan"
 UNRECOGNIZED = "unrecognized"
+TOO_LARGE = "too_large"
 
 OWN_MESSAGE_ID_RE = re.compile(r"^vf\.[0-9a-f]{32}@", re.I)
 TAG_RE = re.compile(r"\[VF-([A-Z])-(\d+)\]", re.I)
@@ -45,8 +46,11 @@ SUBJECT_KEYWORDS = (
     (DAILY_REPORT, re.compile(r"巡访日报|日报|daily report", re.I)),
     (GIFT_REQUEST, re.compile(r"礼品|gift", re.I)),
     (URGENT_REPORT, re.compile(r"紧急|urgent", re.I)),
-    (VISIT_PLAN, re.compile(r"巡访计划|visit plan", re.I)),
 )
+# A plan comes as an attached file (spec §4). Without one the subject counts only after the
+# daily report's body labels: a report titled 巡访计划执行情况 is still read as a report, and a
+# plan mail that forgot its file is told so.
+PLAN_SUBJECT_RE = re.compile(r"巡访计划|visit plan", re.I)
 LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post", "Mailing-List")
 AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Reply", "X-QQ-AUTO-REPLY",
                      "X-Auto-Response-Suppress")
@@ -147,6 +151,13 @@ def unknown_sender(msg: DecodedMessage, cfg: Config) -> str | None:
     return None
 
 
+def too_large(msg: DecodedMessage, cfg: Config) -> str | None:
+    if msg.too_large:
+        return (f"{msg.raw_size:,} bytes, above policy.max_message_bytes "
+                f"({cfg.policy.max_message_bytes:,}): kept raw, not read")
+    return None
+
+
 def reply_to_our_mail(msg: DecodedMessage, cfg: Config) -> str | None:
     for ref in msg.in_reply_to + list(reversed(msg.references)):
         if OWN_MESSAGE_ID_RE.match(ref):
@@ -185,6 +196,19 @@ def _subject_keyword(kind: str, pattern: re.Pattern) -> Check:
     return check
 
 
+def plan_with_file(msg: DecodedMessage, cfg: Config) -> str | None:
+    match = PLAN_SUBJECT_RE.search(msg.subject)
+    files = [a for a in msg.attachments if not a.body_image]
+    if match and files:
+        return f"subject contains {match[0]!r} and a file is attached ({files[0].filename or '(no name)'})"
+    return None
+
+
+def plan_without_file(msg: DecodedMessage, cfg: Config) -> str | None:
+    match = PLAN_SUBJECT_RE.search(msg.subject)
+    return f"subject contains {match[0]!r} but no file is attached" if match else None
+
+
 def fallback(msg: DecodedMessage, cfg: Config) -> str | None:
     return "no rule recognised the message"
 
@@ -202,11 +226,14 @@ RULES: tuple[tuple[str, Check, str], ...] = (
     ("list_mail", list_mail, IGNORED),
     ("autoreply_subject", autoreply_subject, IGNORED),
     ("unknown_sender", unknown_sender, QUARANTINED),
+    ("too_large", too_large, TOO_LARGE),
     ("reply_to_our_mail", reply_to_our_mail, REPLY),
     ("reference_tag", reference_tag, REPLY),
     *((f"subject_{kind}", _subject_keyword(kind, pattern), kind) for kind, pattern in SUBJECT_KEYWORDS),
+    ("subject_visit_plan", plan_with_file, VISIT_PLAN),
     ("daily_report_labels", daily_labels, DAILY_REPORT),
     ("daily_report_form", daily_form, DAILY_REPORT),
+    ("subject_visit_plan_no_file", plan_without_file, VISIT_PLAN),
     ("fallback", fallback, UNRECOGNIZED),
 )
 

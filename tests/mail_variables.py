@@ -19,7 +19,7 @@ COMMON = {
     },
 }
 # Variables that choose a wording rather than being shown: not checked as values.
-CHOICES = {"purpose", "event", "reason_code", "source", "kind_names", "problem", "service_address", "refused", "level",
+CHOICES = {"sent_as", "purpose", "event", "reason_code", "source", "kind_names", "problem", "service_address", "refused", "level",
            "role", "category_key", "what", "why", "kind"}
 
 GIFT = {  # what gift_approval._mail_vars passes
@@ -36,7 +36,41 @@ HOSTILE_GIFT = {
 }
 REPLY = {"original_subject": "Re: [VF-G-12] 礼品申请待审批", "sender_name": "王芳"}
 
+MONTHLY_KPIS = {"visits": 412, "reps": 12, "reps_reporting": 11, "on_time": "87%", "missing": 9, "coverage": "76%",
+                "plan": "—", "urgent_total": 3, "urgent_open": 1, "gift_spent": "12,400.00", "gift_budget": "20,000.00"}
+MONTHLY = {"report_id": 7, "token": "M3F9A1C2B7E", "month": "2026-11", "unit_name": "华东事业部 <East & Co>",
+           "head_name": "王芳", "kpis": MONTHLY_KPIS}
+
 CASES = {
+    "monthly_review": {
+        "draft to the head": {**MONTHLY, "review_hours": "48", "due": "2026-12-03 08:00"},
+        "English head, no budget": {**MONTHLY, "head_name": "Chen Jing", "unit_name": "华北事业部", "review_hours": "24",
+                                    "due": "2026-12-02 08:00", "kpis": {**MONTHLY_KPIS, "gift_budget": ""}},
+    },
+    "monthly_report": {
+        "edited by the head": {"report_id": 7, "month": "2026-11", "unit_name": "华东事业部", "head_name": "王芳",
+                               "sent_as": "edited", "review_hours": "48"},
+        "sent after no answer": {"report_id": 8, "month": "2026-11", "unit_name": "Smith & <North>",
+                                 "head_name": "Chen Jing", "sent_as": "timeout", "review_hours": "48"},
+    },
+    "monthly_summary": {
+        "the company": {**MONTHLY, "unit_name": "", "head_name": ""},
+        "a quiet month": {**MONTHLY, "unit_name": "", "head_name": "", "kpis": {**MONTHLY_KPIS, "visits": 0}},
+    },
+    "monthly_refused": {
+        "not the head": {"original_subject": "Re: [VF-M-7] 请审阅", "sender_name": "李雷", "report_id": 7,
+                         "unit_name": "华东事业部", "month": "2026-11", "reason_code": "not_head",
+                         "reason": "not_head: only the unit head (wang.fang@visitflow.test) reviews <it>"},
+        "a pdf instead of the docx": {"original_subject": "", "sender_name": "Chen Jing", "report_id": 8,
+                                      "unit_name": "华北事业部", "month": "2026-11", "reason_code": "not_docx",
+                                      "reason": "not_docx: no Word .docx among the attached files (report.pdf)"},
+    },
+    "monthly_no_decision": {
+        "a question": {"original_subject": "Re: [VF-M-7] 请审阅", "sender_name": "王芳", "report_id": 7,
+                       "unit_name": "华东事业部", "month": "2026-11", "token": "M3F9A1C2B7E"},
+        "English": {"original_subject": "Re: review", "sender_name": "Chen Jing", "report_id": 8,
+                    "unit_name": "华北事业部 & <Co>", "month": "2026-11", "token": "M00AA11BB22"},
+    },
     "daily_receipt": {
         "two visits, urgent and major tech issue, cards": {
             "original_subject": "巡访日报 2026-11-26", "sender_name": "李雷", "report_date": "2026-11-26",
@@ -49,6 +83,7 @@ CASES = {
                  "fields": ["处理事项", "技术问题"], "urgent": True, "tech_major": True, "tech_issue": True},
             ],
             "cards": ["名片-张经理.jpg (120 KB): 已存为客户卡", "archive.zip (9000 KB): 未保存：超过大小限制"],
+            "unregistered": ["无锡喆诚自动化设备有限公司"], "unregistered_more": 0,
         },
         "replacing report read from a Word form, nothing else read": {
             "original_subject": "", "sender_name": "Tom Baker", "report_date": "2026-12-01",
@@ -58,7 +93,16 @@ CASES = {
                 {"number": 1, "customer": "A&B <Beijing> Ltd", "when": "2026-12-01 08:05", "fields": [],
                  "urgent": False, "tech_major": False, "tech_issue": True},
             ],
-            "cards": [],
+            "cards": [], "unregistered": ["A&B <Beijing> Ltd", "O'Brien & Sons"], "unregistered_more": 49,
+        },
+        "no registry for the unit: no note": {
+            "original_subject": "Daily report", "sender_name": "Tom Baker", "report_date": "2026-12-02",
+            "replaced": False, "source": "text", "forwarded": [], "visit_count": 1, "unlisted": 0,
+            "visits": [
+                {"number": 1, "customer": "ACME", "when": "2026-12-02 09:00", "fields": ["Effect"],
+                 "urgent": False, "tech_major": False, "tech_issue": False},
+            ],
+            "cards": [], "unregistered": [], "unregistered_more": 0,
         },
     },
     "daily_rejected": {
@@ -121,6 +165,12 @@ CASES = {
         "not recognised": {"original_subject": "你好 <test>", "sender_name": "李雷", "problem": None},
         "visit plan not available": {"original_subject": "巡访计划 12月", "sender_name": "Tom Baker",
                                      "problem": "visit_plan"},
+    },
+    "too_large": {
+        "a 45 MB mail": {"original_subject": "巡访日报 照片", "sender_name": "李雷", "size_mb": "45.2",
+                         "limit_mb": "40", "attachment_mb": "10"},
+        "no subject, English": {"original_subject": "", "sender_name": "Tom Baker", "size_mb": "41",
+                                "limit_mb": "40", "attachment_mb": "10"},
     },
     "no_decision_needed": {
         "reply to a receipt": {"original_subject": "Re: 回复：巡访日报【已收到】", "sender_name": "赵强"},
@@ -233,5 +283,66 @@ CASES.update({
         "closed with the result": {**URGENT, "event": "closed", "actor_name": "王芳", "comment": "已申请同等促销政策"},
         "escalated, markup": {**HOSTILE_URGENT, "event": "escalated", "actor_name": "Chen Jing",
                               "comment": "Needs <QA> & legal"},
+    },
+})
+
+PLAN = {  # what visit_plan passes to the receipt and the calendars
+    "unit_name": "华东事业部", "period": "2026-12", "period_start": "2026-12-01", "period_end": "2026-12-31",
+    "key_products": ["小包装酱油", "低盐生抽"], "key_surveys": ["竞品价格", "终端陈列"], "special_surveys": ["春节备货意向"],
+}
+HOSTILE_PLAN = {
+    "unit_name": "North <Unit> & Co", "period": "2027-Q1", "period_start": "2027-01-01", "period_end": "2027-03-31",
+    "key_products": ["Soy <sauce> & oil"], "key_surveys": [], "special_surveys": ["Spring\nFestival <orders>"],
+}
+CASES.update({
+    "plan_receipt": {
+        "first version, unknown customers": {
+            **PLAN, "original_subject": "2026年12月巡访计划", "sender_name": "王芳", "plan_id": 3, "version": 1,
+            "replaced": False, "visit_count": 5,
+            "visitors": [{"name": "李雷", "email": "li.lei@visitflow.test", "count": 2},
+                         {"name": "韩梅梅", "email": "han.meimei@visitflow.test", "count": 1},
+                         {"name": "赵强", "email": "zhao.qiang@visitflow.test", "count": 2}],
+            "has_registry": True, "unknown_customers": ["家乐福（古北店）", "无锡喆诚自动化设备有限公司"],
+            "unknown_unlisted": 0, "calendars": 3},
+        "replacing version, no registry, markup": {
+            **HOSTILE_PLAN, "original_subject": "visit plan <Q1>", "sender_name": "Chen Jing", "plan_id": 9,
+            "version": 2, "replaced": True, "visit_count": 1,
+            "visitors": [{"name": "Tom <Baker>", "email": "tom.baker@visitflow.test", "count": 1}],
+            "has_registry": False, "unknown_customers": [], "unknown_unlisted": 0, "calendars": 2},
+        "all customers known, many unknown elsewhere": {
+            **PLAN, "original_subject": "", "sender_name": "刘总", "plan_id": 4, "version": 1, "replaced": False,
+            "visit_count": 120, "visitors": [{"name": "李雷", "email": "li.lei@visitflow.test", "count": 120}],
+            "has_registry": True, "unknown_customers": ["A&B <Shop>"], "unknown_unlisted": 61, "calendars": 1},
+    },
+    "plan_rejected": {
+        "rows named": {"original_subject": "巡访计划（12月）", "sender_name": "王芳", "unlisted": 0,
+                       "problems": ["第 5 行：日期“2027-01-05”不在计划期间 2026-12（2026-12-01 至 2026-12-31）内。",
+                                    "第 8 行：巡访人“张三”不是系统中的人员，请写配置中的姓名或邮箱。"]},
+        "not allowed, markup": {"original_subject": None, "sender_name": "Tom Baker", "unlisted": 3,
+                                "problems": ["Only a unit head (for their own unit) or leadership may submit a visit "
+                                             "plan; <tom.baker@visitflow.test> & co may not."]},
+    },
+    "plan_calendar": {
+        "first version, day, week and month": {
+            **PLAN, "visitor_name": "李雷", "submitter_name": "王芳", "version": 1, "replaced": False,
+            "visit_count": 3, "unlisted": 0, "dropped": [],
+            "visits": [{"date": "2026-12-03", "start": "2026-12-03", "end": "2026-12-03",
+                        "customer": "华联超市（浦东店）", "purpose": "推广小包装酱油"},
+                       {"date": "2026-W49", "start": "2026-12-01", "end": "2026-12-06",
+                        "customer": "联华便利（徐汇店）", "purpose": ""},
+                       {"date": "2026-12", "start": "2026-12-01", "end": "2026-12-31",
+                        "customer": "家乐福（古北店）", "purpose": "月度巡访"}]},
+        "replacing version with dropped visits, markup": {
+            **HOSTILE_PLAN, "visitor_name": "Tom Baker", "submitter_name": "Chen Jing", "version": 3, "replaced": True,
+            "visit_count": 60, "unlisted": 10,
+            "visits": [{"date": "2027-01-12", "start": "2027-01-12", "end": "2027-01-12",
+                        "customer": "Wumart <Haidian> & Sons", "purpose": "New\nproduct"}],
+            "dropped": [{"date": "2027-W03", "start": "2027-01-18", "end": "2027-01-24", "customer": "Jingkelong",
+                         "purpose": ""}]},
+        "every visit dropped": {
+            **PLAN, "visitor_name": "赵强", "submitter_name": "王芳", "version": 2, "replaced": True,
+            "visit_count": 0, "unlisted": 0, "visits": [],
+            "dropped": [{"date": "2026-12", "start": "2026-12-01", "end": "2026-12-31", "customer": "家乐福（古北店）",
+                         "purpose": "月度巡访"}]},
     },
 })

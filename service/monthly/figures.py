@@ -128,7 +128,7 @@ def unit_report(db: Database, cfg: Config, unit_id: str, month: Month, *, genera
     overdue = [OverdueCustomer(o.customer.name, o.customer.tier, _region_name(cfg, o.customer.region),
                                name_of.get(o.customer.designated_visitor or "", o.customer.designated_visitor or ""),
                                o.last_visit, o.days if o.last_visit else None, o.limit)
-               for o in registry.overdue(db, cfg, last_due) if o.customer.unit == unit_id]
+               for o in registry.overdue(db, cfg, last_due, unit=unit_id)]
     violations = [Violation(c.name, _region_name(cfg, c.region), name_of.get(c.designated_visitor or "", ""))
                   for c in registry.salesperson_flags(db, unit_id)]
     unmatched = [UnmatchedName(u.name, u.visits, tuple(name_of.get(r, r) for r in u.reps))

@@ -128,4 +128,19 @@ def _urgent(msg: DecodedMessage, cfg: Config, result: ReadResult) -> None:
     result.fields.update(report.as_json())
 
 
-READERS = {"daily_report": _daily, "gift_request": _gift, "urgent_report": _urgent, "reply": _reply}
+def _plan(msg: DecodedMessage, cfg: Config, result: ReadResult) -> None:
+    from .plans import find_plan_files, read_plan_mail
+
+    plan = read_plan_mail(msg, cfg)
+    result.problems.extend(p.text(_language(msg, cfg)) for p in plan.problems)
+    result.fields.update(plan.as_json())
+    files = find_plan_files(msg.attachments)
+    read = files[0] if len(files) == 1 and plan.source else None
+    result.fields["attachments"] = [
+        _attachment(a, "body_image", _body_image_reason(a)) if a.body_image
+        else _attachment(a, "form", "read as the visit plan") if a is read
+        else _attachment(a, "ignored", "a visit plan mail keeps no attachments") for a in msg.attachments]
+
+
+READERS = {"daily_report": _daily, "gift_request": _gift, "urgent_report": _urgent, "reply": _reply,
+           "visit_plan": _plan}

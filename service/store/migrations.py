@@ -347,3 +347,131 @@ def urgent_reports_digests(db: Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0007_customers")
+def customers(db: Database) -> None:
+    db.executescript(
+        """
+        -- The customer registry (客户名录, Articles 2 and 4), imported from a spreadsheet and
+        -- updated by id. unit is the region's unit: visits are matched per unit.
+        CREATE TABLE customers (
+            id TEXT PRIMARY KEY,                         -- 客户编号 as written in the file
+            name TEXT NOT NULL,
+            aliases TEXT NOT NULL DEFAULT '[]',          -- JSON list, as written
+            type TEXT NOT NULL CHECK (type IN ('dealer', 'retailer', 'processor', 'consumer')),
+            region TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            tier TEXT NOT NULL CHECK (tier IN ('A', 'B', 'C', 'D')),
+            designated_visitor TEXT,                     -- email of a person in config
+            contact TEXT NOT NULL DEFAULT '',
+            phone TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            salesperson_flag INTEGER NOT NULL DEFAULT 0, -- the visitor is the region's salesperson
+            imported_at TEXT NOT NULL,                   -- first imported (UTC)
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX customers_unit ON customers(unit);
+
+        -- The customer a visit matched by normalised name or alias (NULL: not in the registry).
+        -- What the rep wrote stays in visits.customer.
+        ALTER TABLE visits ADD COLUMN customer_id TEXT REFERENCES customers(id);
+        CREATE INDEX visits_customer ON visits(customer_id, visited_at);
+        """
+    )
+
+
+@migrations(name="0008_visit_plans")
+def visit_plans(db: Database) -> None:
+    db.executescript(
+        """
+        -- A unit's visit plan for a year, quarter or month (巡访计划, Article 5). A new plan for
+        -- the same unit and period replaces the current one, which stays as history; version
+        -- counts the plans of that unit and period (the calendars' SEQUENCE).
+        CREATE TABLE plans (
+            id INTEGER PRIMARY KEY,
+            unit TEXT NOT NULL,
+            period TEXT NOT NULL,                        -- '2027', '2026-Q4', '2026-12'
+            period_start TEXT NOT NULL,                  -- first day, ISO date
+            period_end TEXT NOT NULL,                    -- last day, ISO date (included)
+            key_products TEXT NOT NULL DEFAULT '[]',     -- JSON list, as written
+            key_surveys TEXT NOT NULL DEFAULT '[]',
+            special_surveys TEXT NOT NULL DEFAULT '[]',
+            source TEXT NOT NULL DEFAULT '',             -- the file's name
+            submitted_by TEXT NOT NULL,                  -- email, or 'cli' for `plans import`
+            message INTEGER REFERENCES messages(id),     -- the mail it came in (NULL: imported)
+            version INTEGER NOT NULL,
+            current INTEGER NOT NULL DEFAULT 1,
+            replaced_by INTEGER REFERENCES plans(id),
+            superseded_at TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX plans_current ON plans(unit, period) WHERE current = 1;
+
+        -- Its scheduled visits: a day, or a week or month as the span of days it covers
+        -- (inside the period). uid is the calendar event's: the same visit keeps it in
+        -- every version of the plan.
+        CREATE TABLE plan_visits (
+            id INTEGER PRIMARY KEY,
+            plan INTEGER NOT NULL REFERENCES plans(id),
+            row INTEGER NOT NULL,                        -- spreadsheet row / YAML line
+            date TEXT NOT NULL,                          -- '2026-12-03', '2026-W49', '2026-12'
+            day_start TEXT NOT NULL,
+            day_end TEXT NOT NULL,
+            customer TEXT NOT NULL,                      -- as written
+            customer_id TEXT REFERENCES customers(id),   -- matched when saved (NULL: not in the registry)
+            visitor TEXT NOT NULL,                       -- email
+            purpose TEXT NOT NULL DEFAULT '',
+            uid TEXT NOT NULL,
+            UNIQUE (plan, uid)
+        );
+        CREATE INDEX plan_visits_plan ON plan_visits(plan);
+        CREATE INDEX plan_visits_visitor ON plan_visits(visitor, day_start);
+        """
+    )
+
+
+@migrations(name="0009_monthly_reports")
+def monthly_reports(db: Database) -> None:
+    db.executescript(
+        """
+        -- The monthly visit report (Article 10): one per unit and month ('*' is the company
+        -- summary), whatever restarts; the unit head reviews it before it goes up.
+        CREATE TABLE monthly_reports (
+            id INTEGER PRIMARY KEY,
+            unit TEXT NOT NULL,                          -- unit id, or '*' for the company summary
+            month TEXT NOT NULL,                         -- 2026-11
+            state TEXT NOT NULL CHECK (state IN ('review', 'sent')),
+            head TEXT,                                   -- who reviews (the unit head), NULL for '*'
+            token TEXT NOT NULL UNIQUE,                  -- proof for a reply found by the tag alone
+            draft_docx TEXT NOT NULL,                    -- archived files, relative to storage.reports_dir
+            draft_xlsx TEXT NOT NULL,
+            sent_docx TEXT,                              -- the version that went to leadership
+            sent_as TEXT CHECK (sent_as IN ('draft', 'approved', 'edited', 'timeout')),
+            review_due_at TEXT,                          -- UTC; no answer by then: sent as is
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            decided_by_message INTEGER REFERENCES messages(id),
+            UNIQUE (unit, month)
+        );
+        CREATE INDEX monthly_reports_review ON monthly_reports(state, review_due_at);
+
+        -- Every mail sent about a report: a reply naming one in its references answers it.
+        CREATE TABLE monthly_mails (
+            message_id TEXT PRIMARY KEY,
+            report INTEGER NOT NULL REFERENCES monthly_reports(id),
+            purpose TEXT NOT NULL                        -- review | leadership | note
+        );
+
+        -- The monthly figures read visits of one unit and month.
+        CREATE INDEX reports_unit_date ON reports(unit, report_date);
+        -- When our IMAP server received a mail (INTERNALDATE, UTC): whether a daily report came
+        -- on time does not depend on when the daemon got round to it.
+        ALTER TABLE messages ADD COLUMN delivered_at TEXT;
+
+        -- When this installation began (its first migration): a monthly run due before then
+        -- was never missed, so a new installation does not make up last month's report.
+        INSERT OR IGNORE INTO service_state (key, value)
+            SELECT 'installed_at', REPLACE(MIN(applied_at), ' ', 'T') FROM _sqlite_migrations;
+        """
+    )

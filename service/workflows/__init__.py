@@ -33,15 +33,16 @@ Handler = Callable[["object", Inbound], Outcome]
 
 def default_handlers() -> Mapping[str, Handler]:
     """Return the workflow for each message kind."""
-    from . import daily_report, gift_approval, help, replies, urgent_report
+    from . import daily_report, gift_approval, help, replies, urgent_report, visit_plan
 
     return MappingProxyType({
         "ignored": help.ignore,
         "quarantined": help.quarantine,
         "unrecognized": help.unrecognized,
+        "too_large": help.too_large,
         "reply": replies.handle,
         "daily_report": daily_report.handle,
         "gift_request": gift_approval.handle,
         "urgent_report": urgent_report.handle,
-        "visit_plan": help.not_available,
+        "visit_plan": visit_plan.handle,
     })

@@ -3,7 +3,8 @@
 A report with any problem is rejected as a whole, with every problem named; nothing is
 stored and the raw mail stays for `replay`. A valid one is stored per visit (replacing the
 rep's earlier report for the same date), its attachments kept as customer cards, the rep gets
-a receipt listing what was understood, and each technical issue goes to the region's
+a receipt listing what was understood (and naming the customers not found in the unit's
+registry – the visits are stored all the same), and each technical issue goes to the region's
 technical staff – a major one also to the production and technical departments.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from ..reading.daily import DailyReport, read_daily_report
 from ..reading.problems import FIELD_NAMES
 from ..store import cards, reports
+from ..store.customers import CustomerIndex
 from ..context import Context
 from . import Inbound, Outcome
 from .answer import reply_to_sender
@@ -44,26 +46,31 @@ def handle(ctx: Context, inbound: Inbound) -> Outcome:
                         unlisted=max(0, len(problems) - MAX_LISTED), report_date=report.report_date.isoformat())
         return Outcome("rejected", f"{len(problems)} problem(s): " + "; ".join(p.text("en") for p in report.problems))
 
+    # Visits match customers of the rep's own unit; an unknown name is stored all the same.
+    registry = CustomerIndex.load(ctx.db, rep.unit)
     report_id, replaced = reports.save_report(
         ctx.db, message=inbound.id, rep=rep.email, unit=rep.unit, region=rep.region,
-        report_date=report.report_date.isoformat(), source=report.source, visits=_visit_rows(report))
+        report_date=report.report_date.isoformat(), source=report.source, visits=_visit_rows(report, registry))
     card_lines = _keep_cards(ctx, inbound, report, report_id, language)
+    unregistered = _unregistered(report, registry)
     forwarded = _route_tech_issues(ctx, inbound, rep, report)
     reply_to_sender(ctx, inbound, "daily_receipt", report_date=report.report_date.isoformat(),
                     replaced=replaced is not None, visit_count=len(report.visits),
                     visits=[_visit_summary(v, language) for v in report.visits[:MAX_LISTED]],
                     unlisted=max(0, len(report.visits) - MAX_LISTED),
-                    cards=card_lines, forwarded=forwarded, source=report.source)
+                    cards=card_lines, forwarded=forwarded, source=report.source,
+                    unregistered=unregistered[:MAX_LISTED], unregistered_more=max(0, len(unregistered) - MAX_LISTED))
     return Outcome("processed", f"daily report {report.report_date} with {len(report.visits)} visit(s) stored"
                    + (f", replacing report #{replaced}" if replaced else ""))
 
 
-def _visit_rows(report: DailyReport) -> list[dict]:
+def _visit_rows(report: DailyReport, registry: CustomerIndex) -> list[dict]:
     rows = []
     for visit in report.visits:
         rows.append({
             "seq": visit.number,
             "customer": visit.values["customer"],
+            "customer_id": registry.match(visit.values["customer"]),
             "visited_at": visit.time.start.isoformat(),
             "visited_until": visit.time.end.isoformat() if visit.time.end else None,
             **{name: visit.values.get(name) for name in reports.VISIT_COLUMNS},
@@ -71,6 +78,21 @@ def _visit_rows(report: DailyReport) -> list[dict]:
             "urgent": visit.urgent,
         })
     return rows
+
+
+def _unregistered(report: DailyReport, registry: CustomerIndex) -> list[str]:
+    """Return the customer names of the report that match no customer, once each, as written.
+
+    Empty when the unit has no registry at all: then every name would be "unknown" and the
+    note would only be noise.
+    """
+    if not registry:
+        return []
+    names: dict[str, None] = {}
+    for visit in report.visits:
+        if registry.match(visit.values["customer"]) is None:
+            names.setdefault(visit.values["customer"], None)
+    return list(names)
 
 
 def _visit_summary(visit, language: str) -> dict:
