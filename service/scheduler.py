@@ -139,11 +139,18 @@ def missed_today(ctx: Context, now_local: datetime) -> list[str]:
 
 
 def run_job(ctx: Context, name: str, at: datetime) -> str:
-    """Run job `name` as of `at` unless that run was already done; return what happened."""
+    """Run job `name` as of `at` unless that run was already done; return what happened.
+
+    A naive ``at`` is the policy's local time.
+    """
     jobs = registered_jobs()
     if name not in jobs:
         raise NotFound(f"no job named {name!r} (known: {', '.join(sorted(jobs)) or 'none yet'})")
     job = jobs[name]
+    # Keys are days and months of the policy's zone, as the runs themselves count them: the
+    # same instant given in UTC must not be another day's (or month's) run.
+    zone = ctx.cfg.policy.zone
+    at = at.astimezone(zone) if at.tzinfo else at.replace(tzinfo=zone)
     key = job.run_key(at)
     done = ctx.db.execute("SELECT done_at FROM job_runs WHERE job = ? AND run_key = ?", [name, key]).fetchone()
     if done:

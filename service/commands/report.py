@@ -19,7 +19,8 @@ def report() -> None:
 @click.option("--unit", "units", multiple=True, help="Only this unit id (repeatable); default every unit and "
                                                       "the company summary.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the files without --send (default storage.reports_dir/MONTH).")
+              help="Where to write the files without --send (default storage.reports_dir/preview/MONTH; "
+                   "the archive, storage.reports_dir/MONTH, holds only what --send and the schedule made).")
 @click.option("--send", is_flag=True, help="Also record and mail them as the schedule does (the head's review "
                                            "first); a report already sent for the unit and month is not sent again.")
 @click.pass_context

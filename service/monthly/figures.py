@@ -26,6 +26,7 @@ Timestamps are stored in UTC; days and hours shown are in ``policy.timezone``.
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -43,7 +44,7 @@ from .model import (
     TechIssue, TextEntry, TierCoverage, UnitInfo, UnitSummary, UnmatchedName, UrgentItem, Violation, VisitRow,
 )
 
-__all__ = ["Month", "company_summary", "unit_report"]
+__all__ = ["Month", "company_summary", "leadership_urgent", "unit_report"]
 
 _TEXT_FIELDS = ("feedback", "market", "effect", "handled", "other", "stock", "products", "tech_issue")
 
@@ -145,11 +146,12 @@ def unit_report(db: Database, cfg: Config, unit_id: str, month: Month, *, genera
 
 
 def company_summary(cfg: Config, month: Month, units: list[MonthlyReport], *, generated_at: datetime,
-                    language: str | None = None) -> MonthlyReport:
+                    language: str | None = None, own_urgent: tuple[list, int] = ([], 0)) -> MonthlyReport:
     """Return the company summary of the units' reports: summed key figures, one row per unit.
 
     The lists (text sections, urgent reports, gifts, visits …) are the units' lists joined in
-    unit order; plan vs actual has one row per unit.
+    unit order; plan vs actual has one row per unit. ``own_urgent`` is leadership's own urgent
+    reports and their open count (``leadership_urgent``), which belong to no unit.
     """
     def total(name: str):
         return sum((getattr(r.kpis, name) for r in units), Decimal("0") if name == "gift_spent" else 0)
@@ -159,6 +161,7 @@ def company_summary(cfg: Config, month: Month, units: list[MonthlyReport], *, ge
         "visits", "reps", "reps_reporting", "reports_due", "reports_on_time", "reports_late", "reports_missing",
         "customers", "customers_covered", "planned_visits", "planned_done", "urgent_total", "urgent_open",
         "gift_spent")}, gift_budget=sum(budgets, Decimal("0")) if budgets else None)
+    kpis = replace(kpis, urgent_total=kpis.urgent_total + len(own_urgent[0]), urgent_open=kpis.urgent_open + own_urgent[1])
     days: Counter = Counter()
     for report in units:
         days.update({d.day: d.visits for d in report.visits_per_day})
@@ -183,7 +186,7 @@ def company_summary(cfg: Config, month: Month, units: list[MonthlyReport], *, ge
         discipline=joined("discipline"), visits_per_rep=joined("visits_per_rep"),
         tier_coverage=tuple(TierCoverage(t, s[0], *shapes[t], s[1], s[2], s[3]) for t, s in sorted(coverage.items())),
         overdue=joined("overdue"), feedback=joined("feedback"), market=joined("market"), handled=joined("handled"),
-        tech_issues=joined("tech_issues"), urgent=joined("urgent"), gifts=joined("gifts"),
+        tech_issues=joined("tech_issues"), urgent=joined("urgent") + tuple(own_urgent[0]), gifts=joined("gifts"),
         gift_budget=GiftBudget(periods[0], kpis.gift_spent, kpis.gift_budget) if periods else None,
         violations=joined("violations"), unmatched=joined("unmatched"),
         plan_vs_actual=tuple(PlanRow(r.unit.name, r.kpis.planned_visits, r.kpis.planned_done) for r in units),
@@ -209,10 +212,14 @@ def _visits(db: Database, cfg: Config, unit_id: str, month: Month, by_id: dict, 
         "GROUP BY c.report", [unit_id, (month.first - timedelta(days=7)).isoformat(), month.last.isoformat()]
     ).fetchall())
     unit_name = cfg.organisation.units[unit_id].name
+    # Late as report discipline counts it: the day's first report decides, so a correction sent
+    # the next day does not make a report that came on time late.
+    days = [v["report_date"] for v in visits]
+    first_sent = _first_sent(db, zone, unit_id, min(days), max(days)) if days else {}
     rows = []
     for v in visits:
         customer = by_id.get(v["customer_id"])
-        sent = _sent_day(v["sent_at"], v["received_at"], zone)
+        sent = first_sent[(v["rep"], v["report_date"])]
         rows.append(VisitRow(
             unit=unit_name, region=_region_name(cfg, v["region"]), rep=name_of.get(v["rep"], v["rep"]),
             rep_email=v["rep"], report_date=date.fromisoformat(v["report_date"]),
@@ -229,18 +236,8 @@ def _visits(db: Database, cfg: Config, unit_id: str, month: Month, by_id: dict, 
 def _discipline(db: Database, cfg: Config, unit_id: str, reps: list, month: Month,
                 last_due: date) -> tuple[list, set[str]]:
     """Return each rep's report discipline, and the reps (of config) with any report in the month."""
-    zone = cfg.policy.zone
     due_days = WorkingDays(cfg.policy).working_days_in(month.first, last_due) if last_due >= month.first else []
-    first_sent: dict[tuple[str, str], date] = {}
-    for rep, day, sent_at, received_at in db.execute(
-            "SELECT r.rep, r.report_date, m.sent_at, COALESCE(m.delivered_at, m.received_at) "
-            "FROM reports r JOIN messages m ON m.id = r.message "
-            "WHERE r.unit = ? AND r.report_date >= ? AND r.report_date <= ?",
-            [unit_id, month.first.isoformat(), month.last.isoformat()]):
-        sent = _sent_day(sent_at, received_at, zone)
-        key = (rep, day)
-        if key not in first_sent or sent < first_sent[key]:
-            first_sent[key] = sent
+    first_sent = _first_sent(db, cfg.policy.zone, unit_id, month.first.isoformat(), month.last.isoformat())
     rows = []
     for rep in reps:
         on_time = late = missing = 0
@@ -255,6 +252,22 @@ def _discipline(db: Database, cfg: Config, unit_id: str, reps: list, month: Mont
         rows.append(RepDiscipline(rep.name, rep.email, len(due_days), on_time, late, missing))
     reporting = {rep for rep, _ in first_sent} & {rep.email for rep in reps}
     return rows, reporting
+
+
+def _first_sent(db: Database, zone: ZoneInfo, unit_id: str, low: str, high: str) -> dict[tuple[str, str], date]:
+    """Return the day each (rep, report date) from low to high (ISO, inclusive) was first sent.
+
+    Replaced reports count: the first report of a day decides whether it came on time.
+    """
+    first: dict[tuple[str, str], date] = {}
+    for rep, day, sent_at, received_at in db.execute(
+            "SELECT r.rep, r.report_date, m.sent_at, COALESCE(m.delivered_at, m.received_at) "
+            "FROM reports r JOIN messages m ON m.id = r.message "
+            "WHERE r.unit = ? AND r.report_date >= ? AND r.report_date <= ?", [unit_id, low, high]):
+        sent = _sent_day(sent_at, received_at, zone)
+        if (rep, day) not in first or sent < first[(rep, day)]:
+            first[(rep, day)] = sent
+    return first
 
 
 def _visits_per_rep(visits: list, reps: list, name_of: dict) -> list:
@@ -326,13 +339,22 @@ def _plans(db: Database, unit_id: str, month: Month, by_id: dict, name_of: dict)
     return rows, {tier: (planned, done) for tier, (planned, done) in per_tier.items()}
 
 
-def _urgent(db: Database, cfg: Config, unit_id: str, month: Month, name_of: dict) -> tuple[list, int]:
+def leadership_urgent(db: Database, cfg: Config, month: Month) -> tuple[list, int]:
+    """Return leadership's own urgent reports of the month (they belong to no unit) and how many
+    of any month were not closed at its end – for the company summary."""
+    name_of = {email: person.name for email, person in cfg.organisation.people().items()}
+    return _urgent(db, cfg, None, month, name_of)
+
+
+def _urgent(db: Database, cfg: Config, unit_id: str | None, month: Month, name_of: dict) -> tuple[list, int]:
     zone = cfg.policy.zone
     start, end = month.utc_bounds(zone)
     items = []
+    # unit_id None: leadership's own reports, stored without a unit.
+    unit_is = "u.unit IS ?" if unit_id is None else "u.unit = ?"
     for row in db.query(
             "SELECT u.*, (SELECT MIN(acknowledged_at) FROM urgent_recipients WHERE report = u.id) AS first_ack "
-            "FROM urgent_reports u WHERE u.unit = ? AND u.created_at >= ? AND u.created_at < ? ORDER BY u.id",
+            f"FROM urgent_reports u WHERE {unit_is} AND u.created_at >= ? AND u.created_at < ? ORDER BY u.id",
             [unit_id, start, end]):
         created = datetime.fromisoformat(row["created_at"])
         acked = row["first_ack"] or row["acknowledged_at"]
@@ -343,8 +365,8 @@ def _urgent(db: Database, cfg: Config, unit_id: str, month: Month, name_of: dict
             acknowledged_after=max(after, 0.0) if after is not None else None, state=row["state"],
             level=row["level"]))
     still_open = db.execute(
-        "SELECT COUNT(*) FROM urgent_reports WHERE unit = ? AND created_at < ? AND (closed_at IS NULL OR closed_at >= ?)",
-        [unit_id, end, end]).fetchone()[0]
+        f"SELECT COUNT(*) FROM urgent_reports u WHERE {unit_is} AND created_at < ? "
+        "AND (closed_at IS NULL OR closed_at >= ?)", [unit_id, end, end]).fetchone()[0]
     return items, still_open
 
 

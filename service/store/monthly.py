@@ -42,9 +42,13 @@ def record_mail(db: Database, *, message_id: str, report: int, purpose: str) -> 
                [message_id, report, purpose])
 
 
-def by_mail(db: Database, message_id: str) -> dict | None:
-    """Return the report a mail we sent was about (by its Message-ID without <>), or None."""
-    row = db.execute("SELECT report FROM monthly_mails WHERE message_id = ?", [message_id]).fetchone()
+def by_mail(db: Database, message_id: str, *, purpose: str | None = None) -> dict | None:
+    """Return the report a mail we sent was about (by its Message-ID without <>), or None.
+
+    With ``purpose`` (review | leadership) only a mail sent for that purpose counts.
+    """
+    row = db.execute("SELECT report FROM monthly_mails WHERE message_id = ? AND purpose = COALESCE(?, purpose)",
+                     [message_id, purpose]).fetchone()
     return by_id(db, row[0]) if row else None
 
 

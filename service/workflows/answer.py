@@ -44,6 +44,9 @@ ANSWER_KINDS = {
     "urgent_rejected": AUTO,
     "urgent_refused": NOTE,
     "urgent_no_decision": NOTE,
+    "monthly_refused": NOTE,
+    "monthly_no_decision": NOTE,
+    "too_large": AUTO,
 }
 MAX_SUBJECT_ECHO = 120  # characters of the sender's subject repeated in an answer's subject
 

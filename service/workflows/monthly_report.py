@@ -29,7 +29,7 @@ from ..context import Context
 from ..inbound.mime import DecodedMessage
 from ..monthly.charts import Charts
 from ..monthly.document import write_report
-from ..monthly.figures import Month, company_summary, unit_report
+from ..monthly.figures import Month, company_summary, leadership_urgent, unit_report
 from ..monthly.model import MonthlyReport
 from ..outbound.outbox import FileAttachment
 from ..reading.doctype import DOCX, sniff
@@ -74,16 +74,18 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
 
     ``units`` limits the run to those unit ids (the company summary only comes with every
     unit); ``at`` is an aware datetime (the generation time); ``out_dir`` is where files go
-    without ``send`` (default ``storage.reports_dir/<month>``; with ``send`` always there, the
-    archive). Each sent report is its own transaction. ``progress`` is called with each
-    unit id as it is done. Raises KeyError for an unknown unit id.
+    without ``send`` (default ``preview_dir``); with ``send`` they always go to the archive,
+    ``storage.reports_dir/<month>``. Each sent report is its own transaction. ``progress`` is
+    called with each unit id as it is done. Raises KeyError for an unknown unit id.
     """
     cfg = ctx.cfg
     chosen = list(units) if units else list(cfg.organisation.units)
     for unit_id in chosen:
         cfg.organisation.units[unit_id]  # noqa: B018 - an unknown unit fails before any work
     archive = cfg.storage.reports_dir / month.key
-    target_dir = archive if send or out_dir is None else Path(out_dir)
+    # The archive holds what was reviewed and sent: a preview must never overwrite a draft
+    # awaiting its head's answer, so it goes to its own folder.
+    target_dir = archive if send else Path(out_dir) if out_dir is not None else preview_dir(ctx, month)
     as_of = at.astimezone(cfg.policy.zone).date()
     charts = Charts()
     made: list[Made] = []
@@ -104,13 +106,19 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
         if send and monthly.get(ctx.db, monthly.COMPANY, month.key):
             made.append(Made(monthly.COMPANY, None, None, "exists"))
         else:
-            summary = company_summary(cfg, month, reports, generated_at=at)
+            summary = company_summary(cfg, month, reports, generated_at=at,
+                                      own_urgent=leadership_urgent(ctx.db, cfg, month))
             files = write_report(summary, target_dir / "company", charts=charts)
             made.append(_record_summary(ctx, summary, files) if send
                         else Made(monthly.COMPANY, files.docx, files.xlsx, "written"))
         if progress:
             progress(monthly.COMPANY)
     return made
+
+
+def preview_dir(ctx: Context, month: Month) -> Path:
+    """Return where a run without ``send`` writes by default: ``storage.reports_dir/preview/<month>``."""
+    return ctx.cfg.storage.reports_dir / "preview" / month.key
 
 
 def scheduled_run(ctx: Context, at: datetime) -> str:
@@ -188,7 +196,8 @@ def _send_up(ctx: Context, row: dict, docx: str, *, sent_as: str, cause: int | N
     to = leaders or [head]
     message_id = ctx.send(
         "monthly_report", to=to, cc=[head] if head and head not in to else [], cause_message=cause,
-        attachments=_attachments(ctx, docx, row["draft_xlsx"]),
+        # An edited report is archived under its own name but goes up under the report's.
+        attachments=_attachments(ctx, docx, row["draft_xlsx"], docx_name=Path(row["draft_docx"]).name),
         unit_name=unit.name if unit else row["unit"], month=row["month"], report_id=row["id"],
         head_name=name_of(ctx, head) if head else "", sent_as=sent_as,
         review_hours=_hours(cfg.policy.monthly.review_hours))
@@ -202,9 +211,14 @@ def _send_up(ctx: Context, row: dict, docx: str, *, sent_as: str, cause: int | N
 
 
 def find_target(ctx: Context, msg: DecodedMessage) -> Target | None:
-    """Return the monthly report a reply is about: by its references, else by the [VF-M-n] tag."""
+    """Return the monthly report a reply reviews: by the review mail it references, else by the [VF-M-n] tag.
+
+    Only the review mail asks for an answer. A reply to the report leadership got (a leader's
+    收到, the head answering all from CC) or to the company summary reviews nothing: it is left
+    to the replies' "nothing to decide" note instead of being refused as a review.
+    """
     for ref in msg.in_reply_to + list(reversed(msg.references)):
-        report = monthly.by_mail(ctx.db, ref)
+        report = monthly.by_mail(ctx.db, ref, purpose="review")
         if report:
             return Target(report, f"references <{ref}>", True)
     match = TAG_RE.search(msg.subject)
@@ -223,10 +237,14 @@ def on_reply(ctx: Context, inbound: Inbound, target: Target, decision: Decision)
     unit = ctx.cfg.organisation.units.get(report["unit"])
     unit_name = unit.name if unit else report["unit"]
     refusal = _refusal(ctx, msg, target)
-    files = [a for a in msg.attachments if not a.body_image]
+    # Only a file that could be the report is one: clients attach signature logos, S/MIME
+    # signatures, vCards or the workbook sent back, and a 同意 must not be refused for those.
+    files = [a for a in msg.attachments if not a.body_image and _could_be_report(a)]
     edited = None
     if refusal is None and files:
         edited, refusal = _edited_docx(ctx, files)
+        if edited is not None and edited == _draft(ctx, report):
+            edited = None  # the draft sent back unchanged ("reply with attachments") is no edit
     if refusal is None and edited is None and decision.decision != "approve":
         reply_to_sender(ctx, inbound, "monthly_no_decision", report_id=rid, unit_name=unit_name,
                         month=report["month"], token=report["token"])
@@ -266,6 +284,22 @@ def _refusal(ctx: Context, msg: DecodedMessage, target: Target) -> str | None:
     return None
 
 
+def _could_be_report(attachment) -> bool:
+    """Say whether an attached file is a document the head may mean as the report (Word-like or PDF)."""
+    if sniff(attachment.payload, attachment.filename, attachment.content_type) is not None:
+        return True
+    return (attachment.payload[:5] == b"%PDF-" or attachment.filename.lower().endswith(".pdf")
+            or attachment.content_type.lower() == "application/pdf")
+
+
+def _draft(ctx: Context, report: dict) -> bytes | None:
+    """Return the bytes of the draft the head was sent, or None when its file is gone."""
+    try:
+        return (ctx.cfg.storage.reports_dir / report["draft_docx"]).read_bytes()
+    except OSError:
+        return None
+
+
 def _edited_docx(ctx: Context, files) -> tuple[bytes | None, str | None]:
     """Return (the edited .docx, None) or (None, why the attached files cannot be the report)."""
     policy = ctx.cfg.policy
@@ -296,9 +330,10 @@ def _edited_docx(ctx: Context, files) -> tuple[bytes | None, str | None]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _attachments(ctx: Context, docx: str, xlsx: str) -> list[FileAttachment]:
+def _attachments(ctx: Context, docx: str, xlsx: str, *, docx_name: str | None = None) -> list[FileAttachment]:
+    """Return the archived report files (paths relative to the archive) as attachments, the .docx as ``docx_name``."""
     root = ctx.cfg.storage.reports_dir
-    return [FileAttachment(Path(docx).name, (root / docx).read_bytes(), DOCX_TYPE),
+    return [FileAttachment(docx_name or Path(docx).name, (root / docx).read_bytes(), DOCX_TYPE),
             FileAttachment(Path(xlsx).name, (root / xlsx).read_bytes(), XLSX_TYPE)]
 
 
