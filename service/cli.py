@@ -325,10 +325,11 @@ def _age(delta) -> str:
 
 def _register_command_groups() -> None:
     from .commands.customers import customers
+    from .commands.demo import demo
     from .commands.plans import plans
     from .commands.report import report
 
-    for group in (customers, plans, report):
+    for group in (customers, plans, report, demo):
         cli.add_command(group)
 
 
