@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import icalendar
-
 __all__ = ["CalendarEvent", "calendar_bytes"]
 
 PRODID = "-//visitflow//visit plans//ZH"
@@ -33,6 +31,8 @@ class CalendarEvent:
 
 def calendar_bytes(events: Sequence[CalendarEvent], *, name: str, sequence: int, stamp: datetime) -> bytes:
     """Return the .ics bytes of ``events`` (all-day, free), each with ``sequence`` and DTSTAMP ``stamp`` (UTC)."""
+    import icalendar  # loaded when a plan is accepted, not with the daemon
+
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

@@ -27,8 +27,6 @@ from pathlib import Path
 from ..classify import TAG_RE
 from ..context import Context
 from ..inbound.mime import DecodedMessage
-from ..monthly.charts import Charts
-from ..monthly.document import write_report
 from ..monthly.figures import Month, company_summary, leadership_urgent, unit_report
 from ..monthly.model import MonthlyReport
 from ..outbound.outbox import FileAttachment
@@ -78,6 +76,10 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
     ``storage.reports_dir/<month>``. Each sent report is its own transaction. ``progress`` is
     called with each unit id as it is done. Raises KeyError for an unknown unit id.
     """
+    # matplotlib, docxtpl and their kin load here, not with the daemon: an idle daemon stays small.
+    from ..monthly.charts import Charts
+    from ..monthly.document import write_report
+
     cfg = ctx.cfg
     chosen = list(units) if units else list(cfg.organisation.units)
     for unit_id in chosen:
