@@ -110,7 +110,10 @@ def missed_today(ctx: Context, now_local: datetime) -> list[str]:
     """Return the jobs whose due time has passed without their run, in time order.
 
     Daily jobs: today's time passed without a run today. The monthly job: this month's day
-    and time passed without the run for the previous month (made up any later day).
+    and time passed without the run for the previous month (made up any later day). A time
+    that passed before this installation began (``service_state.installed_at``) was never
+    missed: a first start in the evening sends no empty digest, a first start on the 15th no
+    report of a month nobody recorded.
     ``now_local`` is an aware datetime in the configured zone.
     """
     due = []
@@ -131,6 +134,9 @@ def missed_today(ctx: Context, now_local: datetime) -> list[str]:
         at = job.daily_at(ctx)
         if now_local.time() < at:
             continue
+        if installed is not None and datetime.fromisoformat(installed[0]) > datetime.combine(
+                now_local.date(), at, now_local.tzinfo):
+            continue  # installed after today's time: an empty digest now would tell nobody anything
         done = ctx.db.execute("SELECT 1 FROM job_runs WHERE job = ? AND run_key = ?",
                               [job.name, job.run_key(now_local)]).fetchone()
         if not done:

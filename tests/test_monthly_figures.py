@@ -22,6 +22,7 @@ import pytest
 from service.config import load_config
 from service.monthly.figures import Month
 from service.workflows.monthly_report import make_reports
+from service.workdays import WorkingDays
 
 from .monthly_month import CST, HAN, LI, MONTH, SILENT, TOM, WORKING_DAYS, build_month, edit_config
 
@@ -482,6 +483,7 @@ def test_the_company_workbook_holds_every_units_visits(ctx, reports):
 
 
 def test_a_month_without_any_data_says_so_in_every_section(ctx, tmp_path):
+    ctx.db.execute("UPDATE service_state SET value = '2026-01-01T00:00:00+00:00' WHERE key = 'installed_at'")
     made = make_reports(ctx, Month("2026-06"), at=datetime(2026, 7, 1, 8, 0, tzinfo=CST), send=False,
                         out_dir=tmp_path / "empty", units=["east"])
     (east,) = made
@@ -496,3 +498,16 @@ def test_a_month_without_any_data_says_so_in_every_section(ctx, tmp_path):
     assert found[HEADERS["per_rep"]][1:] == [[PEOPLE[rep], "0", "0", "0"] for rep in REPS["east"]]
     workbook = openpyxl.load_workbook(east.xlsx, read_only=True)
     assert list(workbook["巡访明细"].iter_rows(min_row=2, values_only=True)) == []
+
+
+def test_days_before_the_service_began_owe_no_report(ctx, tmp_path):
+    # Installed on 2026-06-15 (local): the first half of June owed nothing, the rest did.
+    ctx.db.execute("UPDATE service_state SET value = '2026-06-14T16:00:00+00:00' WHERE key = 'installed_at'")
+    (east,) = make_reports(ctx, Month("2026-06"), at=datetime(2026, 7, 1, 8, 0, tzinfo=CST), send=False,
+                           out_dir=tmp_path / "june", units=["east"])
+    due = [d for d in WorkingDays(ctx.cfg.policy).working_days_in(date(2026, 6, 15), date(2026, 6, 30))]
+    assert tables(east.docx)[HEADERS["discipline"]][1:] == [
+        [PEOPLE[rep], str(len(due)), "0", "0", str(len(due)), "0.0%"] for rep in REPS["east"]]
+    (before,) = make_reports(ctx, Month("2026-05"), at=datetime(2026, 6, 1, 8, 0, tzinfo=CST), send=False,
+                             out_dir=tmp_path / "may", units=["east"])
+    assert [row[1] for row in tables(before.docx)[HEADERS["discipline"]][1:]] == ["0"] * len(REPS["east"])

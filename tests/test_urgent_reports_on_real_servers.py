@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -237,6 +237,7 @@ def test_a_daemon_started_after_the_digest_time_sends_one_digest_per_unit_and_a_
         pytest.skip("too close to midnight for a same-day catch-up")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    installed_yesterday(path)  # (a first start after the digest time makes up nothing)
     for round_ in range(2):
         proc = DaemonProcess(path, mail_env, tmp_path / f"daemon{round_}.log")
         try:
@@ -253,6 +254,43 @@ def test_a_daemon_started_after_the_digest_time_sends_one_digest_per_unit_and_a_
         ctx.close()
     drain_postfix(mail_sandbox)
     assert len([m for m in folder_messages(mail_sandbox, HEAD) if "[VF-D-" in m.subject]) == 1
+
+
+def installed_yesterday(config) -> None:
+    """Create the config's database as if the service had been installed the day before."""
+    from service.config import load_config
+    from service.context import Context
+
+    ctx = Context.open(load_config(config))
+    try:
+        ctx.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'",
+                       [(datetime.now(timezone.utc) - timedelta(days=1)).isoformat()])
+        ctx.db.conn.commit()
+    finally:
+        ctx.close()
+
+
+def test_a_first_start_after_the_digest_time_makes_up_nothing(tmp_path):
+    from service.config import parse_config
+    from service.context import Context
+    from service.scheduler import missed_today
+
+    from .conftest import base_config_data
+
+    data = base_config_data()  # config.yaml's times: reminder 17:00, digest 18:00
+    data["storage"] = {"database": str(tmp_path / "m.db"), "reports_dir": str(tmp_path / "r"),
+                       "cards_dir": str(tmp_path / "c")}
+    ctx = Context.open(parse_config(data, path=tmp_path / "c.yaml"))
+    try:
+        late = datetime.now(ctx.cfg.policy.zone).replace(hour=23, minute=0, second=0, microsecond=0)
+        ctx.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'",
+                       [late.replace(hour=0, minute=1).isoformat()])
+        assert missed_today(ctx, late) == ["missing_reminders", "daily_digest"]  # installed in the morning
+        ctx.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'",
+                       [late.replace(hour=22).isoformat()])
+        assert missed_today(ctx, late) == []  # installed at 22:00: the 17:00 and 18:00 runs were never due
+    finally:
+        ctx.close()
 
 
 @pytest.mark.parametrize("clock, done, expected", [
@@ -272,6 +310,8 @@ def test_only_todays_missed_daily_runs_are_made_up_at_start(tmp_path, clock, don
     data["storage"] = {"database": str(tmp_path / "m.db"), "reports_dir": str(tmp_path / "r"),
                        "cards_dir": str(tmp_path / "c")}
     ctx = Context.open(parse_config(data, path=tmp_path / "c.yaml"))
+    ctx.db.execute("UPDATE service_state SET value = '2026-01-01T00:00:00+00:00' WHERE key = 'installed_at'")
+    ctx.db.execute("INSERT INTO job_runs (job, run_key, done_at) VALUES ('monthly_report', '2026-10', 'x')")
     when = at(clock).replace(tzinfo=ctx.cfg.policy.zone)
     for name in done:
         ctx.db.execute("INSERT INTO job_runs (job, run_key, done_at) VALUES (?, ?, 'x')", [name, DAY])

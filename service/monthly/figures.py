@@ -4,8 +4,9 @@ Every number here comes from the database and config, never from a mail's text a
 - **visits** are those of current reports (a resend replaces a report), in the month by the
   day of the visit (``visits.visited_at``, local time);
 - **report discipline** (Article 9: a daily report every working day): for each rep and each
-  working day of the month up to ``as_of`` (``WorkingDays``: the week, the statutory calendar,
-  config), the first report for that day decides: *on time* when it was sent that day,
+  working day of the month up to ``as_of`` (``WorkingDays``: the week, the statutory
+  calendar, config), from the day the service began (its installation, or the earliest
+  report it holds – a new installation owes no past days), the first report for that day decides: *on time* when it was sent that day,
   *late* when on a later day, *missing* when there is none. "Sent" is the mail's Date header
   when it is no later than when our IMAP server received the mail (its INTERNALDATE, set by
   the server, not the sender) and at most a day earlier, otherwise that time itself: a mail
@@ -236,7 +237,8 @@ def _visits(db: Database, cfg: Config, unit_id: str, month: Month, by_id: dict, 
 def _discipline(db: Database, cfg: Config, unit_id: str, reps: list, month: Month,
                 last_due: date) -> tuple[list, set[str]]:
     """Return each rep's report discipline, and the reps (of config) with any report in the month."""
-    due_days = WorkingDays(cfg.policy).working_days_in(month.first, last_due) if last_due >= month.first else []
+    first_due = max(month.first, _service_start(db, cfg))
+    due_days = WorkingDays(cfg.policy).working_days_in(first_due, last_due) if last_due >= first_due else []
     first_sent = _first_sent(db, cfg.policy.zone, unit_id, month.first.isoformat(), month.last.isoformat())
     rows = []
     for rep in reps:
@@ -268,6 +270,15 @@ def _first_sent(db: Database, zone: ZoneInfo, unit_id: str, low: str, high: str)
         if (rep, day) not in first or sent < first[(rep, day)]:
             first[(rep, day)] = sent
     return first
+
+
+def _service_start(db: Database, cfg: Config) -> date:
+    """Return the first day reports were due: the installation's day, or the earliest stored
+    report's if earlier (reports kept from before, a backlog). Days before owed nothing."""
+    installed = db.execute("SELECT value FROM service_state WHERE key = 'installed_at'").fetchone()
+    start = datetime.fromisoformat(installed[0]).astimezone(cfg.policy.zone).date() if installed else date.min
+    earliest = db.execute("SELECT MIN(report_date) FROM reports").fetchone()[0]
+    return min(start, date.fromisoformat(earliest)) if earliest else start
 
 
 def _visits_per_rep(visits: list, reps: list, name_of: dict) -> list:
