@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -49,7 +50,9 @@ def monthly(ctx: click.Context, month_key: str, units: tuple[str, ...], out_dir:
         at = datetime.now(context.cfg.policy.zone)
         with click.progressbar(length=total, label=f"monthly report {month.key}", file=sys.stderr,
                                show_pos=True) as bar:
+            # One worker per CPU for the units' reports: this command runs no other threads.
             made = make_reports(context, month, at=at, send=send, units=list(units) or None, out_dir=out_dir,
+                                workers=os.cpu_count() or 1,
                                 progress=lambda unit: bar.update(1))
         for m in made:
             who = "company summary" if m.unit == "*" else m.unit

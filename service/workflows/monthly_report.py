@@ -67,19 +67,19 @@ class Target:
 
 
 def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units: Sequence[str] | None = None,
-                 out_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> list[Made]:
+                 out_dir: Path | None = None, progress: Callable[[str], None] | None = None,
+                 workers: int = 1) -> list[Made]:
     """Compute and write the month's reports; with ``send`` also record and mail them (once each).
 
     ``units`` limits the run to those unit ids (the company summary only comes with every
     unit); ``at`` is an aware datetime (the generation time); ``out_dir`` is where files go
     without ``send`` (default ``preview_dir``); with ``send`` they always go to the archive,
     ``storage.reports_dir/<month>``. Each sent report is its own transaction. ``progress`` is
-    called with each unit id as it is done. Raises KeyError for an unknown unit id.
+    called with each unit id as it is done. ``workers`` > 1 computes and writes the units'
+    reports in that many forked processes (only from a process without other threads: the
+    command line, not the daemon); recording and mailing stay in this process. Raises
+    KeyError for an unknown unit id.
     """
-    # matplotlib, docxtpl and their kin load here, not with the daemon: an idle daemon stays small.
-    from ..monthly.charts import Charts
-    from ..monthly.document import write_report
-
     cfg = ctx.cfg
     chosen = list(units) if units else list(cfg.organisation.units)
     for unit_id in chosen:
@@ -89,33 +89,88 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
     # awaiting its head's answer, so it goes to its own folder.
     target_dir = archive if send else Path(out_dir) if out_dir is not None else preview_dir(ctx, month)
     as_of = at.astimezone(cfg.policy.zone).date()
-    charts = Charts()
+    todo = [u for u in chosen if not (send and monthly.get(ctx.db, u, month.key))]
     made: list[Made] = []
     reports: list[MonthlyReport] = []
+    rendered = _render_units(ctx, todo, month, at=at, as_of=as_of, target_dir=target_dir, workers=workers,
+                             progress=progress)
     for unit_id in chosen:
-        if send and monthly.get(ctx.db, unit_id, month.key):
-            made.append(Made(unit_id, None, None, "exists"))
-            reports.append(unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of))
-        else:
-            report = unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of)
-            reports.append(report)
-            files = write_report(report, target_dir / unit_id, charts=charts)
+        if unit_id in rendered:
+            report, files = rendered[unit_id]
             made.append(_record_unit(ctx, report, files, at=at, cause=None) if send
                         else Made(unit_id, files.docx, files.xlsx, "written"))
-        if progress:
-            progress(unit_id)
+        else:  # sent before: its figures still count in the company summary
+            report = unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of)
+            made.append(Made(unit_id, None, None, "exists"))
+            if progress:
+                progress(unit_id)
+        reports.append(report)
     if units is None or set(chosen) == set(cfg.organisation.units):
         if send and monthly.get(ctx.db, monthly.COMPANY, month.key):
             made.append(Made(monthly.COMPANY, None, None, "exists"))
         else:
             summary = company_summary(cfg, month, reports, generated_at=at,
                                       own_urgent=leadership_urgent(ctx.db, cfg, month))
-            files = write_report(summary, target_dir / "company", charts=charts)
+            files = _renderer()(summary, target_dir / "company")
             made.append(_record_summary(ctx, summary, files) if send
                         else Made(monthly.COMPANY, files.docx, files.xlsx, "written"))
         if progress:
             progress(monthly.COMPANY)
     return made
+
+
+# What a forked worker needs (set before the pool forks; each worker opens its own database).
+_WORKER: dict = {}
+
+
+def _renderer() -> Callable:
+    """Return write_report bound to this process's reusable chart figure (loaded on first use:
+    matplotlib, docxtpl and their kin load here, not with the daemon – an idle daemon stays small)."""
+    if "render" not in _WORKER:
+        from ..monthly.charts import Charts
+        from ..monthly.document import write_report
+
+        charts = Charts()
+        _WORKER["render"] = lambda report, folder: write_report(report, folder, charts=charts)
+    return _WORKER["render"]
+
+
+def _render_units(ctx: Context, todo: list[str], month: Month, *, at: datetime, as_of, target_dir: Path,
+                  workers: int, progress: Callable[[str], None] | None) -> dict:
+    """Compute and write each unit's report; return unit id -> (MonthlyReport, ReportFiles)."""
+    done: dict = {}
+    if workers <= 1 or len(todo) < 2:
+        for unit_id in todo:
+            report = unit_report(ctx.db, ctx.cfg, unit_id, month, generated_at=at, as_of=as_of)
+            done[unit_id] = (report, _renderer()(report, target_dir / unit_id))
+            if progress:
+                progress(unit_id)
+        return done
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _WORKER["job"] = (ctx.cfg, month, at, as_of, target_dir)
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            for unit_id, report, files in pool.map(_render_in_worker, todo):
+                done[unit_id] = (report, files)
+                if progress:
+                    progress(unit_id)
+    finally:
+        _WORKER.pop("job", None)
+    return done
+
+
+def _render_in_worker(unit_id: str):
+    """In a forked worker: compute and write one unit's report with the worker's own connection."""
+    from ..store.db import open_db
+
+    cfg, month, at, as_of, target_dir = _WORKER["job"]
+    if "db" not in _WORKER:
+        _WORKER["db"] = open_db(cfg.storage.database)  # never the parent's connection
+    report = unit_report(_WORKER["db"], cfg, unit_id, month, generated_at=at, as_of=as_of)
+    return unit_id, report, _renderer()(report, target_dir / unit_id)
 
 
 def preview_dir(ctx: Context, month: Month) -> Path:
