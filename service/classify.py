@@ -196,11 +196,27 @@ def _subject_keyword(kind: str, pattern: re.Pattern) -> Check:
     return check
 
 
+# What a plan can come as (spec §4): a workbook, a CSV or YAML text – never a photo, a PDF or
+# the daily report's Word form, which a rep's "巡访计划执行情况" report may carry.
+PLAN_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".tsv", ".txt", ".yaml", ".yml")
+PLAN_TYPES = ("text/csv", "text/plain", "text/yaml", "application/x-yaml", "application/yaml",
+              "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _could_be_plan(attachment) -> bool:
+    if attachment.body_image:
+        return False
+    name = (attachment.filename or "").lower()
+    if name.endswith(PLAN_SUFFIXES) or attachment.content_type in PLAN_TYPES:
+        return True
+    return attachment.payload[:4] == b"PK\x03\x04" and b"xl/workbook.xml" in attachment.payload[:65536]
+
+
 def plan_with_file(msg: DecodedMessage, cfg: Config) -> str | None:
     match = PLAN_SUBJECT_RE.search(msg.subject)
-    files = [a for a in msg.attachments if not a.body_image]
+    files = [a for a in msg.attachments if _could_be_plan(a)]
     if match and files:
-        return f"subject contains {match[0]!r} and a file is attached ({files[0].filename or '(no name)'})"
+        return f"subject contains {match[0]!r} and a plan file is attached ({files[0].filename or '(no name)'})"
     return None
 
 

@@ -64,6 +64,8 @@ MESSAGES = {
     "no_visits": ("计划中没有任何巡访安排。", "The plan schedules no visits."),
     "too_many_visits": ("计划有 {value} 行巡访，超过 5000 行的上限。",
                         "The plan has {value} visit rows, more than the limit of 5000."),
+    "too_long": ("“{field}”超过 {value} 个字，不是一个名称或说明。",
+                 "\"{field}\" is longer than {value} characters: no name or purpose is."),
     "missing": ("缺少“{field}”。", "\"{field}\" is missing."),
     "date_unparseable": ("“{field}”无法识别：“{value}”。" + _DATE_FORMS[0],
                          "\"{field}\" cannot be read: \"{value}\". " + _DATE_FORMS[1]),

@@ -33,7 +33,7 @@ from ..config.model import Organisation
 from ..inbound.mime import Attachment, DecodedMessage
 from .periods import Period, Span, parse_period, parse_plan_date
 from .plan_problems import PlanProblem
-from .tables import Row, TableError, decode_text, match_header, read_table
+from .tables import Row, TableError, TooManyRows, decode_text, match_header, read_table
 
 __all__ = ["Plan", "PlanVisit", "find_plan_files", "read_plan_file", "read_plan_mail", "submitter_units"]
 
@@ -59,6 +59,21 @@ VISITS_KEYS = ("visits", "巡访", "巡访安排", "巡访计划", "安排", "�
 REQUIRED_COLUMNS = ("date", "customer", "visitor")
 LIST_FIELDS = ("key_products", "key_surveys", "special_surveys")
 MAX_VISITS = 5000  # more rows than any unit plans in a year: not a plan
+MAX_HEADER_ROWS = 100  # title and header rows above the visits table, at most
+MAX_CELL = 500  # characters of one value: a customer's name or a purpose is far shorter
+
+
+def _check_lengths(plan: "Plan", header: "Header", visits: list) -> None:
+    """Add a problem for each value longer than MAX_CELL (its row named): a 32,000-character
+    "name" would make every calendar mail megabytes long."""
+    for name, (row, text) in header.items():
+        texts = text if isinstance(text, (list, tuple)) else [text]
+        if any(isinstance(t, str) and len(t) > MAX_CELL for t in texts):
+            plan.problems.append(PlanProblem("too_long", row=row, field=name, value=str(MAX_CELL)))
+    for row, values in visits:
+        for name, text in values.items():
+            if isinstance(text, str) and len(text) > MAX_CELL:
+                plan.problems.append(PlanProblem("too_long", row=row, field=name, value=str(MAX_CELL)))
 
 YAML_SUFFIXES = (".yaml", ".yml")
 TABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt", ".tsv", ".xls")
@@ -187,7 +202,10 @@ def read_plan_file(data: bytes, filename: str, cfg: Config, *, unit: str | None 
         if filename.strip().lower().endswith(YAML_SUFFIXES):
             read = _from_yaml(decode_text(data), plan)
         else:
-            read = _from_table(read_table(data, filename), plan)
+            read = _from_table(read_table(data, filename, max_rows=MAX_VISITS + MAX_HEADER_ROWS), plan)
+    except TooManyRows:
+        plan.problems.append(PlanProblem("too_many_visits", value=f"{MAX_VISITS:,}+"))
+        return plan
     except TableError as exc:
         plan.problems.append(PlanProblem("unreadable", value=str(exc)))
         return plan
@@ -205,6 +223,9 @@ def read_plan_file(data: bytes, filename: str, cfg: Config, *, unit: str | None 
         plan.problems.append(PlanProblem("unit_needed", details=_unit_choices(org)))
     if len(visits) > MAX_VISITS:
         plan.problems.append(PlanProblem("too_many_visits", value=str(len(visits))))
+        return plan
+    _check_lengths(plan, header, visits)
+    if any(p.code == "too_long" for p in plan.problems):
         return plan
     people = _People(org)
     for row, values in visits:
@@ -329,6 +350,9 @@ def _from_yaml(text: str, plan: Plan) -> tuple[Header, list[tuple[int, dict[str,
         mark = getattr(exc, "problem_mark", None)
         plan.problems.append(PlanProblem("bad_yaml", row=mark.line + 1 if mark else None,
                                          value=getattr(exc, "problem", None) or str(exc).splitlines()[0]))
+        return None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        plan.problems.append(PlanProblem("bad_yaml", value="nested too deeply"))
         return None
     finally:
         loader.dispose()

@@ -65,20 +65,34 @@ _MAX_MEMBERS = 5000
 _DELIMITERS = ",;\t"
 
 
-def read_table(data: bytes, filename: str) -> list[Row]:
+class TooManyRows(TableError):
+    """The file holds more non-blank rows than the caller's ``max_rows``; reading stopped there."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+def read_table(data: bytes, filename: str, *, max_rows: int | None = None) -> list[Row]:
     """Return the non-blank rows of a CSV/text or .xlsx file (first sheet), numbered.
 
-    Raises TableError for an empty file, an old .xls, an encrypted or damaged workbook, a
-    Word file or other non-table content, and text in no encoding we can detect.
+    Reading stops after ``max_rows`` non-blank rows with TooManyRows (a 600 KB workbook can
+    hold a million rows: they are never all read). Raises TableError for an empty file, an
+    old .xls, an encrypted or damaged workbook, a Word file or other non-table content, and
+    text in no encoding we can detect.
     """
     if not data or not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise TableError(f"文件 {filename} 是空的")
     if data.startswith(_ZIP_MAGIC):
-        return _read_xlsx(data, filename)
+        return _read_xlsx(data, filename, max_rows)
     if data.startswith(_OLE_MAGIC):
         raise TableError(_ole_problem(data, filename))
     _refuse_other_binaries(data, filename)
-    return _read_csv(decode_text(data), filename)
+    return _read_csv(decode_text(data), filename, max_rows)
+
+
+def _too_many(filename: str, limit: int) -> TooManyRows:
+    return TooManyRows(f"文件 {filename} 超过 {limit} 行，不是一份名录或计划", limit)
 
 
 def decode_text(data: bytes) -> str:
@@ -188,7 +202,7 @@ def _looks_utf16(sample: bytes) -> bool:
 # ---------------------------------------------------------------------------- CSV
 
 
-def _read_csv(text: str, filename: str) -> list[Row]:
+def _read_csv(text: str, filename: str, max_rows: int | None = None) -> list[Row]:
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n\f\v" for ch in text[:8192]):
         raise TableError(f"文件 {filename} 不是表格文件（含有二进制内容）")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
@@ -199,6 +213,8 @@ def _read_csv(text: str, filename: str) -> list[Row]:
         for number, record in enumerate(reader, start=1):
             cells = _trimmed(cell.strip() for cell in record)
             if cells:
+                if max_rows is not None and len(rows) >= max_rows:
+                    raise _too_many(filename, max_rows)
                 rows.append(Row(number, cells))
     except csv.Error as exc:
         raise TableError(f"文件 {filename} 第 {reader.line_num} 行无法按 CSV 读取：{exc}") from exc
@@ -235,7 +251,7 @@ def _delimiter(text: str) -> str:
 # ---------------------------------------------------------------------------- .xlsx
 
 
-def _read_xlsx(data: bytes, filename: str) -> list[Row]:
+def _read_xlsx(data: bytes, filename: str, max_rows: int | None = None) -> list[Row]:
     _check_workbook_zip(data, filename)
     import openpyxl  # deferred: only workbook imports need it
 
@@ -255,6 +271,8 @@ def _read_xlsx(data: bytes, filename: str) -> list[Row]:
                 number = next((c.row for c in cells if getattr(c, "row", None)), counter)
                 texts = _trimmed(_cell_text(c.value) for c in cells)
                 if texts:
+                    if max_rows is not None and len(rows) >= max_rows:
+                        raise _too_many(filename, max_rows)
                     rows.append(Row(number, texts))
         except TableError:
             raise
