@@ -148,10 +148,12 @@ class _Walk:
 
 # A mail above this size has its long base64 bodies taken out before parsing.
 _LARGE_MESSAGE = 512 * 1024
-# A run of at least this many base64 lines (about 80 KB) is a long body worth taking out.
-# Possessive repeats: the engine keeps no backtracking marks per line (a plain {1024,}
-# held 50 MB of them for a 28 MB mail).
-_BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]{1,998}+\r?\n){1024,}+")
+# A run of base64 lines (any length – some clients write a whole file on one line – and
+# trailing blanks allowed) of at least _LONG_RUN bytes is a long body worth taking out.
+# Possessive repeats: the engine keeps no backtracking marks per line (a plain repeat held
+# 50 MB of them for a 28 MB mail).
+_BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]++[ \t]*+\r?\n)++")
+_LONG_RUN = 80 * 1024
 
 
 class _LargeBodyMisplaced(Exception):
@@ -184,7 +186,7 @@ class _LargeBodies:
         """Return raw with its long base64 runs replaced by placeholders, and the runs (None: none)."""
         if len(raw) < _LARGE_MESSAGE:
             return raw, None
-        runs = [(m.start(), m.end()) for m in _BASE64_RUN.finditer(raw)]
+        runs = [(m.start(), m.end()) for m in _BASE64_RUN.finditer(raw) if m.end() - m.start() >= _LONG_RUN]
         if not runs:
             return raw, None
         nonce = secrets.token_hex(12)  # a placeholder no mail can contain by chance
