@@ -11,6 +11,9 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # Word forms are checked the way a reader sees them: LibreOffice to PDF, pdftotext, CJK fonts.
 command -v soffice >/dev/null 2>&1 || need_apt+=(libreoffice-writer-nogui)
+# The monthly report's .xlsx is also opened by LibreOffice Calc in the tests.
+dpkg -s libreoffice-calc-nogui >/dev/null 2>&1 || dpkg -s libreoffice-calc >/dev/null 2>&1 \
+  || need_apt+=(libreoffice-calc-nogui)
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 [ -d /usr/share/fonts/opentype/noto ] || need_apt+=(fonts-noto-cjk)
 # HTML mail parts are checked the way a text-mode client (Alpine) shows them: w3m -dump.
