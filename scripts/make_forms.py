@@ -278,7 +278,7 @@ def finish_form(document) -> bytes:
 
     raw = io.BytesIO()
     document.save(raw)
-    return _reproducible_zip(raw.getvalue())
+    return reproducible_zip(raw.getvalue())
 
 
 def build_daily_report() -> bytes:
@@ -431,7 +431,7 @@ def build_gift_request() -> bytes:
 FORMS = {"daily_report.docx": build_daily_report, "gift_request.docx": build_gift_request}
 
 
-def _reproducible_zip(payload: bytes) -> bytes:
+def reproducible_zip(payload: bytes) -> bytes:
     """Rewrite the zip with fixed timestamps so the same input gives the same bytes."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(payload)) as source, \

@@ -29,10 +29,8 @@ Run from the repository root:  .venv/bin/python scripts/make_report_templates.py
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 import sys
-import zipfile
 from pathlib import Path
 
 from docx import Document
@@ -45,10 +43,12 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
 REPO = Path(__file__).resolve().parents[1]
+# The Word forms' builder beside this script: the same fixed time and reproducible zip.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_forms import FIXED_TIME, reproducible_zip  # noqa: E402
 EAST_ASIAN_FONT = "Noto Sans CJK SC"
 EAST_ASIAN_ALT = "Microsoft YaHei"     # what Word substitutes when Noto is missing (微软雅黑)
 LATIN_FONT = "Arial"
-FIXED_TIME = dt.datetime(2026, 1, 1, 0, 0, 0)
 TEXT_WIDTH_MM = 160
 GRAY = RGBColor(0x70, 0x70, 0x70)
 HEADER_FILL = "D9E1F2"
@@ -640,15 +640,7 @@ def _finish(document) -> bytes:
             del package_rels[r_id]
     raw = io.BytesIO()
     document.save(raw)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as source, \
-            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            target.writestr(fixed, source.read(info))
-    return out.getvalue()
+    return reproducible_zip(raw.getvalue())
 
 
 def main(argv: list[str] | None = None) -> int:

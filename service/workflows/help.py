@@ -23,12 +23,6 @@ def unrecognized(ctx: Context, inbound: Inbound) -> Outcome:
     return Outcome("rejected", f"{inbound.verdict.reason}: help reply sent")
 
 
-def not_available(ctx: Context, inbound: Inbound) -> Outcome:
-    """Tell the sender this kind of mail is recognised but not handled by this installation yet."""
-    reply_to_sender(ctx, inbound, "help", problem=inbound.verdict.kind)
-    return Outcome("rejected", f"no workflow for {inbound.verdict.kind} yet: help reply sent")
-
-
 def too_large(ctx: Context, inbound: Inbound) -> Outcome:
     """Tell a known sender their mail was too large to read; keep it quarantined for a person.
 

@@ -97,7 +97,7 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
     for unit_id in chosen:
         if unit_id in rendered:
             report, files = rendered[unit_id]
-            made.append(_record_unit(ctx, report, files, at=at, cause=None) if send
+            made.append(_record_unit(ctx, report, files, cause=None) if send
                         else Made(unit_id, files.docx, files.xlsx, "written"))
         else:  # sent before: its figures still count in the company summary
             report = unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of)
@@ -196,7 +196,7 @@ def send_overdue_reviews(ctx: Context, at: datetime) -> str:
     return f"{len(overdue)} draft(s) sent after no answer"
 
 
-def _record_unit(ctx: Context, report: MonthlyReport, files, *, at: datetime, cause: int | None) -> Made:
+def _record_unit(ctx: Context, report: MonthlyReport, files, *, cause: int | None) -> Made:
     cfg = ctx.cfg
     unit = cfg.organisation.units[report.unit.id]
     review = cfg.policy.monthly.review
