@@ -5,7 +5,8 @@ mail labelled gb2312 routinely holds GBK-only characters, Chinese clients put ra
 GBK or UTF-8 into headers and file names, and a label may be wrong or unknown. So the
 message is parsed once with the fast ``compat32`` policy (which keeps raw bytes
 recoverable through surrogate escapes) and every header, parameter and body is decoded
-here, with explicit fallbacks, and every lossy step recorded in ``problems``.
+here, with explicit fallbacks, and every lossy step recorded in ``problems``. The parse is
+the standard feedparser without its per-mail boundary regex (``parser.parse_bytes``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email import policy as _email_policy
 from email.message import Message
-from email.parser import BytesParser
 from urllib.parse import unquote
 
 from .charsets import SEVEN_BIT_CODECS, codec_for, decode_text
@@ -31,6 +30,7 @@ from .headers import (
     parse_header_params,
 )
 from .html_text import html_to_text
+from .parser import parse_bytes
 
 __all__ = ["Attachment", "DecodedMessage", "decode_message"]
 
@@ -315,7 +315,7 @@ def _attach_message(
                 data = b64decode_lenient(data)[0]
             else:
                 data = binascii.a2b_qp(data)
-            inner = BytesParser(policy=_email_policy.compat32).parsebytes(data, headersonly=True)
+            inner = parse_bytes(data, headersonly=True)
         if not filename:
             subject = ""
             if inner is not None:
@@ -504,7 +504,7 @@ def decode_message(raw: bytes, *, max_bytes: int | None = None) -> DecodedMessag
 def _fill(result: DecodedMessage, raw: bytes, large: _LargeBodies | None) -> None:
     if not raw or raw.isspace():
         result.problems.append("empty message")
-    msg = BytesParser(policy=_email_policy.compat32).parsebytes(raw)
+    msg = parse_bytes(raw)
     result.msg = msg
     walk = _Walk(large)
     try:

@@ -13,6 +13,7 @@ standard library, imap-tools and our own decoder.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -25,6 +26,7 @@ from email.utils import format_datetime, formataddr
 
 from sqlite_utils import Database
 
+from ..store import answers
 from ..store.db import now
 from .render import RenderedMail
 
@@ -94,14 +96,14 @@ def build_message(*, mail: RenderedMail, sender: str, sender_name: str, to: Sequ
     if not to:
         raise ValueError("a mail needs at least one recipient")
     head = [
-        _header("From", _mailbox(sender_name, sender)),
+        _from_header(sender_name, sender),
         _header("To", _address_list(to)),
     ]
     if cc:
         head.append(_header("Cc", _address_list(cc)))
     head += [
         _header("Subject", _text_tokens(_checked(mail.subject, "subject"))),
-        f"Date: {format_datetime(datetime.now(timezone.utc))}\r\n",
+        _date_header(datetime.now(timezone.utc).replace(microsecond=0)),
         f"Message-ID: <{message_id}>\r\n",
     ]
     # A reference we cannot write as a msg-id (inbound mail may carry anything) is left out
@@ -115,9 +117,7 @@ def build_message(*, mail: RenderedMail, sender: str, sender_name: str, to: Sequ
     if refs:
         head.append(_header("References", [f"<{r}>" for r in refs[-MAX_REFERENCES:]]))
     for name, value in {**AUTO_HEADERS, LOOP_HEADER: sender, **(extra_headers or {})}.items():
-        if not _HEADER_NAME.fullmatch(name):
-            raise ValueError(f"not a header name: {name!r}")
-        head.append(_header(name, _text_tokens(_checked(value, name))))
+        head.append(_text_header(name, value))
     head.append("MIME-Version: 1.0\r\n")
 
     # Boundaries come from the Message-ID: the same mail always has the same bytes. '_' is
@@ -150,15 +150,37 @@ def queue(db: Database, *, template: str, msg: OutgoingMail, recipients: Sequenc
     # A plain INSERT: sqlite-utils' insert() reads the table's schema on every call.
     cursor = db.execute(
         "INSERT INTO outbox (message_id, template, cause_message, sender, recipients, subject, raw, "
-        "state, attempts, next_attempt_at, created_at, thread, answer, correspondent) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
+        "state, attempts, next_attempt_at, created_at, thread, answer, correspondent, topic) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)",
         [msg.message_id, template, cause_message, msg.sender,
          json.dumps(sorted(set(r.lower() for r in recipients))), msg.subject, msg.raw, stamp, stamp,
-         thread or f"mid:{msg.message_id}", answer, correspondent])
+         thread or f"mid:{msg.message_id}", answer, correspondent,
+         answers.conversation_subject(msg.subject) if answer else None])
     return cursor.lastrowid
 
 
 # -- headers --------------------------------------------------------------------------------
+
+# The From, Date and automatic headers repeat from mail to mail (Date within a second): each
+# is written once and kept, which was a quarter of the writer's time in a backlog (issue 12).
+# Pure functions of their arguments; a ValueError is raised again each time (never cached).
+
+@functools.lru_cache(maxsize=16)
+def _from_header(sender_name: str, sender: str) -> str:
+    return _header("From", _mailbox(sender_name, sender))
+
+
+@functools.lru_cache(maxsize=1)
+def _date_header(second: datetime) -> str:
+    return f"Date: {format_datetime(second)}\r\n"  # whole seconds: the microseconds never showed
+
+
+@functools.lru_cache(maxsize=64)
+def _text_header(name: str, value: str) -> str:
+    if not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"not a header name: {name!r}")
+    return _header(name, _text_tokens(_checked(value, name)))
+
 
 def _checked(value: str, what: str) -> str:
     if _CONTROL.search(value):

@@ -76,14 +76,34 @@ _SIGNATURE_LINK = re.compile(
     r"\s*(?:<(?:https?://|mailto:)[^<>\s]*>|\[(?:https?://|mailto:)[^\[\]\s]*\]|\(https?://[^()\s]*\))"
     r"|\s+https?://\S+\s*$", re.I)
 _MAX_SIGNATURE_CHARS = 200
+# Cheap first tests (issue 12: most lines of a mail are none of these, and trying the tables
+# one pattern after another cost about 6 µs a line). Each is a necessary condition of what it
+# guards, so a line that fails it is skipped with the same result; tests/test_quote_scan.py
+# runs own_text with every first test passing everything over the corpus and the fixtures.
+# Every alternative of _SIGNATURE_LINK holds "http(s)://" or "mailto:" (same flags).
+_LINK_START = re.compile(r"https?://|mailto:", re.I)
+# A line is a signature if any SIGNATURES pattern matches it whole: one regex tries them all.
+_ANY_SIGNATURE = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in SIGNATURES), re.I)
+
+
+def _may_hold_link(line: str) -> bool:
+    """Say whether _SIGNATURE_LINK could find a link in ``line`` (False: it finds none)."""
+    return ":" in line and _LINK_START.search(line) is not None
+
+
+def _may_be_signature(bare: str) -> bool:
+    """Say whether some SIGNATURES pattern could match ``bare`` whole (False: none does)."""
+    return _ANY_SIGNATURE.fullmatch(bare) is not None
 
 
 def signature_kind(line: str) -> str | None:
     """Return the SIGNATURES name of the client signature ``line`` is, or None."""
     if len(line) > _MAX_SIGNATURE_CHARS:
         return None
-    bare = " ".join(_SIGNATURE_LINK.sub("", line).split()).rstrip(".。!！")
-    if not bare:
+    if _may_hold_link(line):
+        line = _SIGNATURE_LINK.sub("", line)
+    bare = " ".join(line.split()).rstrip(".。!！")
+    if not bare or not _may_be_signature(bare):
         return None
     return next((name for name, pattern in SIGNATURES if pattern.fullmatch(bare)), None)
 
@@ -132,6 +152,23 @@ SEPARATORS: tuple[tuple[str, re.Pattern], ...] = (
     # Outlook separator line (a long underscore rule) before its header block.
     ("outlook_rule", re.compile(r"^\s*_{10,}\s*$")),
 )
+# First tests of the two tables above (see _LINK_START): every ATTRIBUTIONS pattern ends with
+# ':' or '：' (Foxmail's classic with '=') and then only spaces (\s*$: own_text's lines hold no
+# line break, and \s is what str.rstrip strips); every SEPARATORS pattern starts, after
+# spaces, with '-', '\u2010' or '_'.
+_ATTRIBUTION_ENDS = (":", "：", "=")
+_SEPARATOR_START = re.compile(r"\s*[-\u2010_]")
+
+
+def _may_attribute(line: str) -> bool:
+    """Say whether an ATTRIBUTIONS pattern could match ``line`` (False: none does)."""
+    return line.rstrip().endswith(_ATTRIBUTION_ENDS)
+
+
+def _may_separate(line: str) -> bool:
+    """Say whether a SEPARATORS pattern could match ``line`` (False: none does)."""
+    return _SEPARATOR_START.match(line) is not None
+
 # The first line of an original's header block (Outlook zh/en, Foxmail, 163): "发件人: …"
 _HEADER_START = re.compile(r"^\s*\*?(发件人|發件人|寄件者|寄件人|From)\s*\*?\s*[:：]", re.I)
 # The second header of an original's header block (the first is From / 发件人).
@@ -221,12 +258,14 @@ def _introduction(lines: list[str], i: int) -> tuple[str, int] | None:
     """Say whether lines[i] introduces an original: (kind, lines the introduction spans)."""
     line = lines[i]
     following = lines[i + 1] if i + 1 < len(lines) else ""
-    for _, pattern in ATTRIBUTIONS:
-        if pattern.match(line):
-            return "attribution", 1
-    for _, pattern in SEPARATORS:
-        if pattern.match(line):
-            return "separator", 1 + _header_block_after(lines, i + 1)
+    if _may_attribute(line):
+        for _, pattern in ATTRIBUTIONS:
+            if pattern.match(line):
+                return "attribution", 1
+    if _may_separate(line):
+        for _, pattern in SEPARATORS:
+            if pattern.match(line):
+                return "separator", 1 + _header_block_after(lines, i + 1)
     # "From:" alone could be a field of the sender's own text; a header block has a From
     # line followed by another header of the original.
     span = _header_block(lines, i)

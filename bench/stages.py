@@ -1,0 +1,137 @@
+"""CPU per mail, stage by stage, of the daily reports a backlog holds (issue 12). Prints figures.
+
+    .venv/bin/python bench/stages.py [--count 3000] [--rounds 5]
+
+No IMAP, no database, no sandbox: ``bench/backlog.py``'s ``make_report`` builds ``--count``
+realistic daily reports (its four client variants, 2–4 visits, every eighth with a customer
+card) and each stage runs over all of them in this process, as ``poll`` would run it:
+
+- **decode**: ``decode_message`` (the policy's size limit), split into the parser
+  (``service/inbound/parser.py``'s ``parse_bytes``: the standard library's feedparser without
+  its per-mail boundary regex) and our walk (headers, charsets, bodies, attachments: the rest
+  of decode_message); for comparison the unchanged ``BytesParser(policy=compat32)`` too;
+- **classify**: ``classify`` (the ordered rule table);
+- **read**: ``read_daily_report``, and of it the quote scan (``quotes.own_text``) alone;
+- **render**: the receipt a valid report gets, split into the workflow's pure part (the visit
+  summaries and subject echo of ``service/workflows/daily_report.py`` and ``answer.py``), the
+  Jinja2 render (text and HTML, ``Renderer.render``) and the MIME writer
+  (``outbox.build_message``).
+
+Each stage's CPU time (``time.process_time``) is the best of ``--rounds`` rounds over all mails,
+divided by the count. The sub-stages are measured separately, so they need not add up to their
+stage exactly. Exits non-zero only if a mail is not read as a valid report (a correctness failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from email import policy as email_policy
+from email.parser import BytesParser
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from backlog import extra_reps, make_report  # noqa: E402 - after the path set-up
+from common import REPO  # noqa: E402
+
+import yaml  # noqa: E402
+
+from service.classify import classify  # noqa: E402
+from service.config.parse import parse_config  # noqa: E402
+from service.inbound.mime import decode_message  # noqa: E402
+from service.inbound.parser import parse_bytes  # noqa: E402
+from service.outbound import outbox  # noqa: E402
+from service.outbound.render import Renderer  # noqa: E402
+from service.reading.daily import read_daily_report  # noqa: E402
+from service.reading.quotes import own_text  # noqa: E402
+from service.workflows.answer import KIND_NAMES, echo_subject  # noqa: E402
+from service.workflows.daily_report import MAX_LISTED, _visit_summary  # noqa: E402
+
+
+def bench_config():
+    """Return config.yaml's Config with the backlog bench's extra reps (make_report's senders)."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["organisation"]["reps"] += extra_reps()
+    return parse_config(data, path=REPO / "config.yaml")
+
+
+def receipt_variables(cfg, msg, report) -> dict:
+    """Return the daily_receipt variables the workflow and Context.send pass for a valid report."""
+    rep = cfg.organisation.reps[msg.from_addr]
+    language = cfg.language_for(msg.from_addr)
+    return dict(service_name=cfg.service_name, service_address=cfg.service_address,
+                original_subject=echo_subject(msg.subject), sender_name=rep.name, kind_names=KIND_NAMES,
+                report_date=report.report_date.isoformat(), replaced=True, visit_count=len(report.visits),
+                visits=[_visit_summary(v, language) for v in report.visits[:MAX_LISTED]],
+                unlisted=max(0, len(report.visits) - MAX_LISTED), cards=[], forwarded=[],
+                source=report.source, unregistered=[], unregistered_more=0)
+
+
+def best_cpu(run: Callable[[], object], rounds: int) -> float:
+    """Return the least CPU seconds one call of run took over ``rounds`` calls."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        run()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    cfg = bench_config()
+    renderer = Renderer()
+    limit = cfg.policy.max_message_bytes
+    raws = [make_report(i) for i in range(args.count)]
+    msgs = [decode_message(raw, max_bytes=limit) for raw in raws]
+    reports = [read_daily_report(m, cfg) for m in msgs]
+    bad = [i for i, (m, r) in enumerate(zip(msgs, reports)) if r.problems or classify(m, cfg).kind != "daily_report"]
+    if bad:
+        print(f"correctness: {len(bad)} mail(s) not read as valid daily reports, e.g. #{bad[0]}: "
+              f"{classify(msgs[bad[0]], cfg)} {reports[bad[0]].problems}", file=sys.stderr)
+        return 1
+    variables = [receipt_variables(cfg, m, r) for m, r in zip(msgs, reports)]
+    mails = [renderer.render("daily_receipt", cfg.language_for(m.from_addr), **v) for m, v in zip(msgs, variables)]
+    stdlib = BytesParser(policy=email_policy.compat32)
+    language = cfg.language_for
+
+    def build(mail, msg, n):
+        return outbox.build_message(mail=mail, sender=cfg.service_address, sender_name=cfg.service_name,
+                                    to=[msg.from_addr], message_id=f"vf.{n:032x}@visitflow.test",
+                                    in_reply_to=msg.message_id or None, references=msg.references)
+
+    stages: list[tuple[str, Callable[[], object]]] = [
+        ("decode", lambda: [decode_message(raw, max_bytes=limit) for raw in raws]),
+        ("  parse_bytes", lambda: [parse_bytes(raw) for raw in raws]),
+        ("  (stdlib BytesParser)", lambda: [stdlib.parsebytes(raw) for raw in raws]),
+        ("classify", lambda: [classify(m, cfg) for m in msgs]),
+        ("read", lambda: [read_daily_report(m, cfg) for m in msgs]),
+        ("  quote scan", lambda: [own_text(m.text) for m in msgs]),
+        ("render", lambda: [build(renderer.render("daily_receipt", language(m.from_addr),
+                                                  **receipt_variables(cfg, m, r)), m, n)
+                            for n, (m, r) in enumerate(zip(msgs, reports))]),
+        ("  workflow (pure)", lambda: [receipt_variables(cfg, m, r) for m, r in zip(msgs, reports)]),
+        ("  Jinja2", lambda: [renderer.render("daily_receipt", language(m.from_addr), **v)
+                              for m, v in zip(msgs, variables)]),
+        ("  MIME writer", lambda: [build(mail, m, n) for n, (mail, m) in enumerate(zip(mails, msgs))]),
+    ]
+    print(f"{args.count:,} daily reports from bench/backlog.py's make_report "
+          f"({sum(map(len, raws)) / len(raws) / 1024:.1f} kB average), best of {args.rounds} rounds, CPU µs per mail")
+    figures = {}
+    for name, run in stages:
+        figures[name] = best_cpu(run, args.rounds) / args.count * 1e6
+        print(f"{name:<24} {figures[name]:8.1f}", flush=True)
+    walk = figures["decode"] - figures["  parse_bytes"]
+    print(f"{'  our walk (the rest)':<24} {walk:8.1f}")
+    total = sum(figures[n] for n in ("decode", "classify", "read", "render"))
+    print(f"{'total':<24} {total:8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
