@@ -30,6 +30,15 @@ class Context:
     # Why answers to the message being processed were held back (the intake adds them to
     # the message's outcome); reset for each message.
     withheld: list[str] = field(default_factory=list)
+    # Mails a worker process rendered ahead for the message being processed (service.workers):
+    # send() uses one when its template, recipients and variables are exactly the same.
+    drafts: list["Draft"] = field(default_factory=list)
+    # What workflows read once per transaction (a unit's customer registry): the intake
+    # empties it when a transaction begins, so nothing outlives a write by someone else.
+    cache: dict = field(default_factory=dict)
+    # Files written by workflows since the last sync (customer cards): the intake syncs them
+    # with the database before it moves the mail they came in out of the inbox.
+    unsynced: list[str] = field(default_factory=list)
 
     @classmethod
     def open(cls, cfg: Config, **kwargs) -> "Context":
@@ -52,16 +61,18 @@ class Context:
         template and ValueError for a header that cannot be written safely.
         """
         lang = language or self.cfg.language_for(to[0])
-        mail = self.renderer.render(template, lang, service_name=self.cfg.service_name,
-                                    service_address=self.cfg.service_address, **variables)
-        message_id = outbox.new_message_id(self.cfg.service_address)
-        outgoing = outbox.build_message(mail=mail, sender=self.cfg.service_address,
-                                        sender_name=self.cfg.service_name, to=to, cc=cc, message_id=message_id,
-                                        in_reply_to=in_reply_to, references=references, attachments=attachments)
+        key = Draft.key_of(template, lang, to, cc, in_reply_to, references, variables)
+        drafted = None if attachments else next((d for d in self.drafts if d.key == key), None)
+        if drafted is not None:
+            self.drafts.remove(drafted)  # each drafted mail (and its Message-ID) is used once
+            outgoing = drafted.mail
+        else:
+            outgoing = compose(self.cfg, self.renderer, template, lang, to=to, cc=cc, in_reply_to=in_reply_to,
+                               references=references, attachments=attachments, variables=variables)
         outbox.queue(self.db, template=template, msg=outgoing, recipients=[*to, *cc], cause_message=cause_message,
                      thread=thread, answer=answer, correspondent=to[0].lower() if answer else None)
         self.queued_since_commit += 1
-        return message_id
+        return outgoing.message_id
 
     def notify_sender(self) -> None:
         """Wake the outbox sender if mail was queued since the last call (call after commit)."""
@@ -71,3 +82,31 @@ class Context:
 
     def close(self) -> None:
         self.db.close()
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A mail rendered and built ahead of the writer, with what it was made from (``key``)."""
+
+    key: tuple
+    mail: outbox.OutgoingMail
+
+    @staticmethod
+    def key_of(template: str, language: str, to: Sequence[str], cc: Sequence[str], in_reply_to: str | None,
+               references: Sequence[str], variables: dict) -> tuple:
+        return (template, language, tuple(to), tuple(cc), in_reply_to, tuple(references), variables)
+
+
+def compose(cfg: Config, renderer: Renderer, template: str, language: str, *, to: Sequence[str],
+            cc: Sequence[str] = (), in_reply_to: str | None = None, references: Sequence[str] = (),
+            attachments: Sequence[FileAttachment] = (), variables: dict) -> outbox.OutgoingMail:
+    """Render ``template`` in ``language`` with ``variables`` and build the mail under a new Message-ID.
+
+    Pure but for the fresh Message-ID and the Date header. Raises RenderError for a broken
+    template and ValueError for a header that cannot be written safely.
+    """
+    mail = renderer.render(template, language, service_name=cfg.service_name,
+                           service_address=cfg.service_address, **variables)
+    return outbox.build_message(mail=mail, sender=cfg.service_address, sender_name=cfg.service_name, to=to, cc=cc,
+                                message_id=outbox.new_message_id(cfg.service_address), in_reply_to=in_reply_to,
+                                references=references, attachments=attachments)

@@ -58,10 +58,11 @@ def thread_of(db: Database, *, message_id: str, in_reply_to: list[str], referenc
     key = conversation_subject(subject)
     # A client that drops the threading headers but sends our own subject back continues
     # the conversation of the answer that had it (looked for among the latest answers).
-    for thread, sent in db.execute("SELECT thread, subject FROM outbox WHERE correspondent = ? "
-                                   "ORDER BY created_at DESC LIMIT 50", [correspondent]):
-        if thread and conversation_subject(sent) == key:
-            return thread
+    row = db.execute("SELECT thread FROM (SELECT thread, topic FROM outbox WHERE correspondent = ? "
+                     "ORDER BY created_at DESC LIMIT 50) WHERE topic = ? AND thread IS NOT NULL LIMIT 1",
+                     [correspondent, key]).fetchone()
+    if row:
+        return row[0]
     return f"subj:{correspondent}:{day}:{key}"
 
 

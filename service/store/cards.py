@@ -54,25 +54,28 @@ def judge(payload: bytes, *, max_bytes: int, max_unzipped: int, damage: str = ""
     return CardVerdict(problem is None, problem or "")
 
 
-def store_file(cards_dir: Path, payload: bytes) -> str:
-    """Write payload under its SHA-256 (atomically, once) and return the hash."""
+def store_file(cards_dir: Path, payload: bytes) -> tuple[str, Path | None]:
+    """Write payload under its SHA-256 (atomically, once); return the hash and the path written.
+
+    The path is None when the file was there already. A written file is not yet synced: the
+    caller hands it to store.db.sync_to_disk before anything depends on it surviving a power
+    cut (the intake does, before it moves the mail out of the inbox). Raises OSError.
+    """
     digest = hashlib.sha256(payload).hexdigest()
     target = cards_dir / digest[:2] / digest
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    return digest
+    if target.exists():
+        return digest, None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(payload)
+    os.replace(tmp, target)
+    return digest, target
 
 
 def record(db: Database, *, message: int, report: int | None, filename: str, content_type: str,
            size: int, sha256: str | None, verdict: CardVerdict) -> None:
     """List a card (kept or refused) against its report, in the caller's transaction."""
-    db["customer_cards"].insert({
-        "message": message, "report": report, "filename": filename, "content_type": content_type,
-        "size": size, "sha256": sha256, "kept": int(verdict.kept), "reason": verdict.reason,
-    })
+    # A plain INSERT: sqlite-utils' insert() reads the schema on every call.
+    db.execute("INSERT INTO customer_cards (message, report, filename, content_type, size, sha256, kept, reason) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               [message, report, filename, content_type, size, sha256, int(verdict.kept), verdict.reason])

@@ -8,8 +8,9 @@ locked" half-way through a read-then-write.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,9 +33,9 @@ def open_db(path: str | Path) -> Database:
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys=ON")
     # NORMAL is safe against process crashes in WAL mode; power-loss durability is bought
-    # where it matters, with make_durable() before any IMAP move (see intake).
+    # where it matters, with sync_to_disk() before any IMAP move (see intake).
     db.execute("PRAGMA synchronous=NORMAL")
-    # Since make_durable() syncs before every IMAP move, the automatic checkpoint every
+    # Since sync_to_disk() runs before every IMAP move, the automatic checkpoint every
     # 1,000 pages (about 40 recorded and processed mails) only added two more syncs each
     # time: about 15 % of a backlog's processing time. 10,000 pages (40 MB) stays a
     # backstop that keeps the log from growing without bound.
@@ -63,22 +64,38 @@ def transaction(db: Database) -> Iterator[Database]:
         db.conn.execute("COMMIT")
 
 
-def make_durable(db: Database) -> None:
-    """Sync every committed transaction to disk.
+def sync_to_disk(database: str | Path, files: Iterable[str | Path] = ()) -> None:
+    """Make every committed transaction of the database at ``database``, and ``files``, durable.
 
-    Commits in WAL mode with synchronous=NORMAL sit in the -wal file, not yet synced. A
-    PASSIVE checkpoint may sync nothing while a reader holds an old snapshot, and syncing the
-    file from our own descriptor is out of the question (closing any descriptor of a SQLite
-    file drops the process's locks on it). So one small commit is made with synchronous=FULL:
-    its sync of the log covers every commit before it.
+    Commits in WAL mode with synchronous=NORMAL sit in the -wal file's page cache until a
+    checkpoint syncs them. Syncing that file makes them durable: a commit's frames are written
+    to it before COMMIT returns, by whichever connection made it. No database lock is taken,
+    so this never waits for a writer. Our own descriptor of the -wal file may be opened and
+    closed freely: SQLite's POSIX locks (dropped by closing any descriptor of their file) are
+    on the database file and the -shm file, never the -wal file. Frames a checkpoint already
+    copied were synced by it (synchronous=NORMAL syncs the log before and the database after).
+    ``files`` (paths written since the last call, e.g. customer cards) are synced first, with
+    their folders, so no commit naming one of them becomes durable without it.
+    Raises OSError when the disk fails a sync.
     """
-    db.execute("PRAGMA synchronous=FULL")
+    folders: set[str] = set()
+    for path in files:
+        _fsync(path)
+        folder = os.path.dirname(path)
+        folders.update((folder, os.path.dirname(folder)))  # its folder may be new as well
+    for folder in sorted(folders, key=len, reverse=True):
+        _fsync(folder)
+    wal = f"{database}-wal"
+    if os.path.exists(wal):
+        _fsync(wal)
+
+
+def _fsync(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        with transaction(db):
-            db.execute("INSERT INTO service_state (key, value) VALUES ('durable_at', ?) "
-                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [now()])
+        os.fsync(fd)
     finally:
-        db.execute("PRAGMA synchronous=NORMAL")
+        os.close(fd)
 
 
 def now() -> str:

@@ -12,16 +12,15 @@ VISIT_COLUMNS = ("feedback", "market", "effect", "handled", "other", "stock", "p
 def save_report(db: Database, *, message: int, rep: str, unit: str, region: str, report_date: str,
                 source: str, visits: list[dict]) -> tuple[int, int | None]:
     """Store a report and its visits (caller's transaction); return (id, id of the report it replaces)."""
-    previous = db.execute("SELECT id FROM reports WHERE rep = ? AND report_date = ? AND current = 1",
-                          [rep, report_date]).fetchone()
+    previous = current_report(db, rep, report_date)
     if previous:
-        db.execute("UPDATE reports SET current = 0 WHERE id = ?", [previous[0]])
+        db.execute("UPDATE reports SET current = 0 WHERE id = ?", [previous])
     # Plain statements: sqlite-utils' insert() reads the table's schema on every call.
     report_id = db.execute(
         "INSERT INTO reports (message, rep, unit, region, report_date, source, current, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, 1, ?)", [message, rep, unit, region, report_date, source, now()]).lastrowid
     if previous:
-        db.execute("UPDATE reports SET superseded_by = ? WHERE id = ?", [report_id, previous[0]])
+        db.execute("UPDATE reports SET superseded_by = ? WHERE id = ?", [report_id, previous])
     # Visits of one report normally share their columns: one executemany per set of columns.
     by_columns: dict[tuple[str, ...], list[list]] = {}
     for visit in visits:
@@ -29,7 +28,14 @@ def save_report(db: Database, *, message: int, rep: str, unit: str, region: str,
     for columns, rows in by_columns.items():
         names = ", ".join(f'"{c}"' for c in ("report", *columns))
         db.conn.executemany(f"INSERT INTO visits ({names}) VALUES ({', '.join('?' * (len(columns) + 1))})", rows)
-    return report_id, previous[0] if previous else None
+    return report_id, previous
+
+
+def current_report(db: Database, rep: str, report_date: str) -> int | None:
+    """Return the id of rep's current report for report_date (ISO date), or None."""
+    row = db.execute("SELECT id FROM reports WHERE rep = ? AND report_date = ? AND current = 1",
+                     [rep, report_date]).fetchone()
+    return row[0] if row else None
 
 
 def current_visits(db: Database, rep: str, report_date: str) -> list[dict]:

@@ -81,10 +81,25 @@ def reply_to_sender(ctx: Context, inbound: Inbound, template: str, *, recipients
             continue
         message_id = ctx.send(template, to=[correspondent], in_reply_to=msg.message_id or None,
                               references=msg.references, cause_message=inbound.id, thread=thread, answer=kind,
-                              original_subject=echo_subject(msg.subject), sender_name=name_of(ctx, correspondent),
-                              kind_names=KIND_NAMES, **variables)
+                              **_reply_variables(ctx, msg, correspondent), **variables)
         first = first or message_id
     return first
+
+
+def draft_reply(drafter, msg, template: str, **variables) -> None:
+    """Draft, in a worker process, the mail reply_to_sender would send to the sender of ``msg``.
+
+    ``drafter`` is a workers.Drafter. The guard's decision is the writer's alone: a draft
+    held back by it is simply never used.
+    """
+    correspondent = msg.from_addr.lower()
+    drafter.send(template, to=[correspondent], in_reply_to=msg.message_id or None, references=msg.references,
+                 **_reply_variables(drafter, msg, correspondent), **variables)
+
+
+def _reply_variables(ctx, msg, correspondent: str) -> dict:
+    return {"original_subject": echo_subject(msg.subject), "sender_name": name_of(ctx, correspondent),
+            "kind_names": KIND_NAMES}
 
 
 def _withhold_reason(ctx: Context, thread: str, correspondent: str, kind: str) -> str | None:

@@ -16,7 +16,7 @@ from ..store import cards, reports
 from ..store.customers import CustomerIndex
 from ..context import Context
 from . import Inbound, Outcome
-from .answer import reply_to_sender
+from .answer import draft_reply, reply_to_sender
 
 CARD_REASONS = {
     "too_large": ("超过大小限制", "larger than the limit"),
@@ -37,31 +37,70 @@ def handle(ctx: Context, inbound: Inbound) -> Outcome:
     rep = ctx.cfg.organisation.reps.get(msg.from_addr)
     language = ctx.cfg.language_for(msg.from_addr)
     if rep is None:
-        reply_to_sender(ctx, inbound, "daily_rejected", problems=[_not_a_rep(language)], unlisted=0, report_date=None)
+        reply_to_sender(ctx, inbound, "daily_rejected", **_not_a_rep(language))
         return Outcome("rejected", f"{msg.from_addr} is not a rep in config.yaml: rejection sent")
-    report = read_daily_report(msg, ctx.cfg)
+    report = inbound.read(read_daily_report, ctx.cfg)
     if report.problems:
-        problems = [p.text(language) for p in report.problems]
-        reply_to_sender(ctx, inbound, "daily_rejected", problems=problems[:MAX_LISTED],
-                        unlisted=max(0, len(problems) - MAX_LISTED), report_date=report.report_date.isoformat())
-        return Outcome("rejected", f"{len(problems)} problem(s): " + "; ".join(p.text("en") for p in report.problems))
+        reply_to_sender(ctx, inbound, "daily_rejected", **_rejection(report, language))
+        return Outcome("rejected", f"{len(report.problems)} problem(s): "
+                       + "; ".join(p.text("en") for p in report.problems))
 
     # Visits match customers of the rep's own unit; an unknown name is stored all the same.
-    registry = CustomerIndex.load(ctx.db, rep.unit)
+    registry = ctx.cache.get(("registry", rep.unit))
+    if registry is None:  # once per unit and transaction (a batch of mail): nothing else writes it meanwhile
+        registry = ctx.cache[("registry", rep.unit)] = CustomerIndex.load(ctx.db, rep.unit)
     report_id, replaced = reports.save_report(
         ctx.db, message=inbound.id, rep=rep.email, unit=rep.unit, region=rep.region,
         report_date=report.report_date.isoformat(), source=report.source, visits=_visit_rows(report, registry))
     card_lines = _keep_cards(ctx, inbound, report, report_id, language)
-    unregistered = _unregistered(report, registry)
-    forwarded = _route_tech_issues(ctx, inbound, rep, report)
-    reply_to_sender(ctx, inbound, "daily_receipt", report_date=report.report_date.isoformat(),
-                    replaced=replaced is not None, visit_count=len(report.visits),
-                    visits=[_visit_summary(v, language) for v in report.visits[:MAX_LISTED]],
-                    unlisted=max(0, len(report.visits) - MAX_LISTED),
-                    cards=card_lines, forwarded=forwarded, source=report.source,
-                    unregistered=unregistered[:MAX_LISTED], unregistered_more=max(0, len(unregistered) - MAX_LISTED))
+    forwarded = _route_tech_issues(ctx, inbound.id, rep, report)
+    reply_to_sender(ctx, inbound, "daily_receipt",
+                    **_receipt(report, language, replaced=replaced is not None, cards=card_lines,
+                               forwarded=forwarded, unregistered=_unregistered(report, registry)))
     return Outcome("processed", f"daily report {report.report_date} with {len(report.visits)} visit(s) stored"
                    + (f", replacing report #{replaced}" if replaced else ""))
+
+
+def draft(drafter, msg, report: DailyReport) -> None:
+    """Render ahead, in a worker process, the mail handle() will send for ``report``.
+
+    Mirrors handle() without writing anything: what the database says (an earlier report of
+    that day, the unit's registry) is read as it stands, so a draft may miss, and the writer
+    then renders the mail itself (service.workers). ``drafter`` is a workers.Drafter.
+    """
+    rep = drafter.cfg.organisation.reps.get(msg.from_addr)
+    language = drafter.cfg.language_for(msg.from_addr)
+    if rep is None:
+        draft_reply(drafter, msg, "daily_rejected", **_not_a_rep(language))
+        return
+    if report.problems:
+        draft_reply(drafter, msg, "daily_rejected", **_rejection(report, language))
+        return
+    registry = drafter.registry(rep.unit)
+    replaced = reports.current_report(drafter.db, rep.email, report.report_date.isoformat()) is not None
+    policy = drafter.cfg.policy
+    card_lines = [_card_line(a, cards.judge(a.payload, max_bytes=policy.max_attachment_bytes,
+                                            max_unzipped=policy.max_unzipped_bytes, damage=a.damage), language)
+                  for a in report.cards]
+    forwarded = _route_tech_issues(drafter, None, rep, report)
+    draft_reply(drafter, msg, "daily_receipt",
+                **_receipt(report, language, replaced=replaced, cards=card_lines, forwarded=forwarded,
+                           unregistered=_unregistered(report, registry)))
+
+
+def _rejection(report: DailyReport, language: str) -> dict:
+    problems = [p.text(language) for p in report.problems]
+    return {"problems": problems[:MAX_LISTED], "unlisted": max(0, len(problems) - MAX_LISTED),
+            "report_date": report.report_date.isoformat()}
+
+
+def _receipt(report: DailyReport, language: str, *, replaced: bool, cards: list[str], forwarded: list[str],
+             unregistered: list[str]) -> dict:
+    return {"report_date": report.report_date.isoformat(), "replaced": replaced, "visit_count": len(report.visits),
+            "visits": [_visit_summary(v, language) for v in report.visits[:MAX_LISTED]],
+            "unlisted": max(0, len(report.visits) - MAX_LISTED), "cards": cards, "forwarded": forwarded,
+            "source": report.source, "unregistered": unregistered[:MAX_LISTED],
+            "unregistered_more": max(0, len(unregistered) - MAX_LISTED)}
 
 
 def _visit_rows(report: DailyReport, registry: CustomerIndex) -> list[dict]:
@@ -112,22 +151,33 @@ def _keep_cards(ctx: Context, inbound: Inbound, report: DailyReport, report_id: 
     for attachment in report.cards:
         verdict = cards.judge(attachment.payload, max_bytes=policy.max_attachment_bytes,
                               max_unzipped=policy.max_unzipped_bytes, damage=attachment.damage)
-        digest = cards.store_file(ctx.cfg.storage.cards_dir, attachment.payload) if verdict.kept else None
-        name = attachment.filename or "attachment"
-        cards.record(ctx.db, message=inbound.id, report=report_id, filename=name,
+        digest = None
+        if verdict.kept:
+            digest, written = cards.store_file(ctx.cfg.storage.cards_dir, attachment.payload)
+            if written is not None:
+                ctx.unsynced.append(str(written))
+        cards.record(ctx.db, message=inbound.id, report=report_id, filename=attachment.filename or "attachment",
                      content_type=attachment.content_type, size=len(attachment.payload), sha256=digest,
                      verdict=verdict)
-        size = f"{len(attachment.payload) / 1024:.0f} KB"
-        if verdict.kept:
-            lines.append(f"{name} ({size}): " + ("kept as a customer card" if language == "en" else "已存为客户卡"))
-        else:
-            reason = CARD_REASONS.get(verdict.reason, (verdict.reason, verdict.reason))[1 if language == "en" else 0]
-            lines.append(f"{name} ({size}): " + (f"refused, {reason}" if language == "en" else f"未保存：{reason}"))
+        lines.append(_card_line(attachment, verdict, language))
     return lines
 
 
-def _route_tech_issues(ctx: Context, inbound: Inbound, rep, report: DailyReport) -> list[str]:
-    """Mail each technical issue to the region's technical staff (major: also both departments)."""
+def _card_line(attachment, verdict: cards.CardVerdict, language: str) -> str:
+    """Return the receipt's line for one attachment: its name and size, kept or why not."""
+    name = attachment.filename or "attachment"
+    size = f"{len(attachment.payload) / 1024:.0f} KB"
+    if verdict.kept:
+        return f"{name} ({size}): " + ("kept as a customer card" if language == "en" else "已存为客户卡")
+    reason = CARD_REASONS.get(verdict.reason, (verdict.reason, verdict.reason))[1 if language == "en" else 0]
+    return f"{name} ({size}): " + (f"refused, {reason}" if language == "en" else f"未保存：{reason}")
+
+
+def _route_tech_issues(ctx: Context, cause: int | None, rep, report: DailyReport) -> list[str]:
+    """Mail each technical issue to the region's technical staff (major: also both departments).
+
+    ``ctx`` is the writer's Context, or a worker's Drafter (``cause`` None) drafting the mails.
+    """
     org = ctx.cfg.organisation
     region = org.regions[rep.region]
     sent = []
@@ -137,7 +187,7 @@ def _route_tech_issues(ctx: Context, inbound: Inbound, rep, report: DailyReport)
             continue
         to = [p.email for p in region.technical]
         cc = [p.email for p in org.production + org.technical_department] if visit.tech_major else []
-        ctx.send("tech_issue", to=to, cc=[a for a in cc if a not in to], cause_message=inbound.id,
+        ctx.send("tech_issue", to=to, cc=[a for a in cc if a not in to], cause_message=cause,
                  rep_name=rep.name, rep_email=rep.email, region_name=region.name,
                  customer=visit.values["customer"], when=f"{visit.time.start:%Y-%m-%d %H:%M}",
                  issue=issue, major=visit.tech_major, report_date=report.report_date.isoformat())
@@ -145,7 +195,9 @@ def _route_tech_issues(ctx: Context, inbound: Inbound, rep, report: DailyReport)
     return sent
 
 
-def _not_a_rep(language: str) -> str:
+def _not_a_rep(language: str) -> dict:
     if language == "en":
-        return "Only the reps listed in the configuration send daily visit reports; you are not one of them."
-    return "只有配置中登记的巡访人员才能提交巡访日报，您不在名单中。"
+        problem = "Only the reps listed in the configuration send daily visit reports; you are not one of them."
+    else:
+        problem = "只有配置中登记的巡访人员才能提交巡访日报，您不在名单中。"
+    return {"problems": [problem], "unlisted": 0, "report_date": None}

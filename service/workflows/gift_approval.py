@@ -37,7 +37,7 @@ def handle(ctx: Context, inbound: Inbound) -> Outcome:
     msg = inbound.msg
     rep = ctx.cfg.organisation.reps.get(msg.from_addr)
     language = ctx.cfg.language_for(msg.from_addr)
-    request = read_gift_request(msg, ctx.cfg)
+    request = inbound.read(read_gift_request, ctx.cfg)
     problems = [p.text(language) for p in request.problems]
     if rep is None:
         problems.insert(0, "Only reps listed in the configuration can apply for gifts." if language == "en"

@@ -47,7 +47,7 @@ def handle(ctx: Context, inbound: Inbound) -> Outcome:
     if not (rep or head_of or leader):
         reply_to_sender(ctx, inbound, "urgent_rejected", problems=[_not_allowed(ctx, msg.from_addr)])
         return Outcome("rejected", f"{msg.from_addr} is neither a rep, a unit head nor leadership: rejection sent")
-    report = read_urgent_report(msg, cfg)
+    report = inbound.read(read_urgent_report, cfg)
     language = cfg.language_for(msg.from_addr)
     if report.problems:
         problems = [p.text(language) for p in report.problems]
