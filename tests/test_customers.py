@@ -341,3 +341,87 @@ def test_a_registry_imported_after_the_visits_matches_them_and_a_reimport_moving
     rows[2][4] = "北京"  # C002 moves to the north unit: 李雷 (east) did not visit a customer of his unit
     imported(config_file, write_csv(tmp_path / "moved.csv", rows))
     assert ctx.db.execute("SELECT customer, customer_id FROM visits").fetchall() == [("西湖茶叶", None)]
+
+
+# --------------------------------------------------------------------------- ids and visitors as people type them
+
+ID_HEADER = ["客户编号", "客户名称", "类型", "地区", "等级"]
+
+
+@pytest.mark.parametrize("typed", ["kh-001", "ＫＨ－００１", "Kh-001 "], ids=["lower case", "full width", "mixed"])
+def test_an_id_in_another_width_or_case_updates_the_customer_and_keeps_the_stored_spelling(config_file, tmp_path,
+                                                                                           typed):
+    assert run(config_file, "import", str(write_csv(tmp_path / "a.csv", [ID_HEADER, ["KH-001", "华联超市", "零售商",
+                                                                                    "上海", "A"]]))).exit_code == 0
+    result = run(config_file, "import", str(write_csv(tmp_path / "b.csv", [ID_HEADER, [typed, "华联超市", "零售商",
+                                                                                     "上海", "C"]])))
+    assert result.exit_code == 0 and "0 added, 1 changed, 0 unchanged" in result.output, result.output
+    assert {cid: row[5] for cid, row in stored(config_file).items()} == {"KH-001": "C"}
+
+
+def test_a_full_width_id_is_stored_in_half_width(config_file, tmp_path):
+    assert run(config_file, "import", str(write_csv(tmp_path / "a.csv", [ID_HEADER, ["Ｃ０２１", "华联超市", "零售商",
+                                                                                   "上海", "A"]]))).exit_code == 0
+    assert list(stored(config_file)) == ["C021"]
+
+
+@pytest.mark.parametrize("first, second", [("A001", "a001"), ("A001", "Ａ００１")])
+def test_two_rows_whose_ids_differ_only_in_case_or_width_are_one_id_twice(config_file, tmp_path, first, second):
+    rows = [ID_HEADER, [first, "甲超市", "零售商", "上海", "A"], [second, "乙超市", "零售商", "上海", "A"]]
+    result = run(config_file, "import", "--dry-run", str(write_csv(tmp_path / "a.csv", rows)))
+    assert result.exit_code == 2
+    assert f"第 3 行 A 列“客户编号”：客户编号“{second}”与第 2 行重复（全角半角、大小写不同也算同一编号）" in result.output
+
+
+@pytest.mark.parametrize("written, found", [("Ａ００１", "A001"), ("a001", "A001"), ("华联超市", "A001"),
+                                            ("B002", None), ("联华便利", "C1")])
+def test_a_visit_naming_a_customer_by_its_id_finds_it_after_names_and_aliases(written, found):
+    from service.reading.customers import Customer
+
+    def customer(cid: str, name: str, *aliases: str) -> Customer:
+        return Customer(id=cid, name=name, aliases=aliases, type="retailer", region="shanghai", unit="east",
+                        tier="A", designated_visitor=None)
+
+    # "C1"'s alias is another customer's id: a name or alias always wins over an id.
+    index = store.CustomerIndex([customer("A001", "华联超市"), customer("C1", "联华便利", "a001x"),
+                                 customer("a001x", "家乐福")])
+    assert index.match(written) == found
+
+
+VISITOR_FORMS = ["李雷 <li.lei@visitflow.test>", '"李雷" <LI.LEI@visitflow.test>', "李雷（li.lei@visitflow.test）",
+                 "Li Lei <li.lei@visitflow.test>", "李雷 li.lei＠visitflow.test", "“李雷”", " 李 雷 ", "LI.LEI@visitflow.test"]
+
+
+@pytest.mark.parametrize("written", VISITOR_FORMS)
+@pytest.mark.parametrize("reader", ["registry", "plan"])
+def test_a_person_written_as_name_address_or_both_is_found_alike_by_registry_and_plans(cfg, reader, written):
+    assert _visitor_as_read(cfg, reader, written) == ("li.lei@visitflow.test", [])
+
+
+@pytest.mark.parametrize("written, registry_says, plan_code", [
+    ("李雷 <li.lei@visitflow.test>; 韩梅梅 <han.meimei@visitflow.test>", "写了多个邮箱", "several_visitors"),
+    ("王小明 <wang.xm@visitflow.test>", "不是配置中的人员", "unknown_visitor"),
+    ("王小明", "不是配置中的人员", "unknown_visitor"),
+], ids=["two people", "unknown address", "unknown name"])
+def test_a_cell_naming_no_one_person_is_the_same_problem_in_registry_and_plans(cfg, written, registry_says, plan_code):
+    assert _visitor_as_read(cfg, "registry", written)[1] and registry_says in _visitor_as_read(cfg, "registry",
+                                                                                                written)[1][0]
+    assert _visitor_as_read(cfg, "plan", written) == (None, [plan_code])
+
+
+def _visitor_as_read(cfg, reader: str, written: str) -> tuple[str | None, list[str]]:
+    """Return (the email read, the problems) for ``written`` as a registry's or a plan's visitor."""
+    from service.reading.customers import read_customers
+    from service.reading.plans import read_plan_file
+    from service.reading.tables import Row
+
+    if reader == "registry":
+        rows = [Row(1, ("客户编号", "客户名称", "类型", "地区", "等级", "指定巡访人")),
+                Row(2, ("C1", "华联超市", "零售商", "上海", "A", written))]
+        read = read_customers(rows, cfg)
+        return (read.customers[0].designated_visitor if read.customers else None), [p.text() for p in read.problems]
+    out = io.StringIO()
+    csv.writer(out).writerows([["营业单位", "east"], ["期间", "2026-12"], ["日期", "客户名称", "巡访人"],
+                               ["2026-12-03", "华联超市", written]])
+    plan = read_plan_file(out.getvalue().encode(), "plan.csv", cfg)
+    return (plan.visits[0].visitor if plan.visits else None), [p.code for p in plan.problems]

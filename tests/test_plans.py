@@ -115,6 +115,50 @@ def test_a_date_that_names_no_day_week_or_month_is_a_problem_code(text, period, 
     assert parse_plan_date(text, parse_period(period)) == code
 
 
+
+@pytest.mark.parametrize("text, period, key", [
+    ("2026-12-03 09:30", "2026-12", "2026-12-03"),          # a datetime cell as tables.py writes it
+    ("2026/12/3 9:30", "2026-12", "2026-12-03"),
+    ("2026-12-03T14:00:00", "2026-12", "2026-12-03"),
+    ("12月3日 下午2:00", "2026-12", "2026-12-03"),
+    ("Dec 3 9:30 am", "2026-12", "2026-12-03"),
+    ("2026年12月3日（周四）", "2026-12", "2026-12-03"),
+    ("12月3日 星期四", "2026-12", "2026-12-03"),
+    ("2026-12-03 周四", "2026-12", "2026-12-03"),
+    ("12月3日礼拜四", "2026-Q4", "2026-12-03"),
+    ("周四 2026-12-03", "2026-12", "2026-12-03"),
+    ("Thu, Dec 3", "2026-12", "2026-12-03"),
+    ("Thursday 3 December 2026", "2026", "2026-12-03"),
+    ("2027-01-05 (Tue) 10:00", "2027-Q1", "2027-01-05"),
+])
+def test_a_day_with_its_time_or_its_weekday_reads_as_that_day(text, period, key):
+    span = parse_plan_date(text, parse_period(period))
+    assert (span.key, span.start.isoformat(), span.end.isoformat()) == (key, key, key)
+
+
+@pytest.mark.parametrize("text, period, code", [
+    ("2026-12-03 25:99", "2026-12", "unparseable"),   # no time of day
+    ("2026-W49 周四", "2026-12", "unparseable"),       # a week with a weekday: which day?
+    ("2026-12 星期一", "2026-12", "unparseable"),
+    ("周四", "2026-12", "unparseable"),               # a weekday alone is relative: not in a plan
+    ("2026-12-32 周四", "2026-12", "bad_date"),
+])
+def test_a_time_or_weekday_beside_no_readable_day_is_still_a_problem_code(text, period, code):
+    assert parse_plan_date(text, parse_period(period)) == code
+
+
+@pytest.mark.parametrize("cell, language, sentence", [
+    ("2026-12-03 周五", "zh-CN", "第 4 行：“日期 Date”的星期与日期不符：“2026-12-03 周五”——2026-12-03 是星期四，不是星期五。"),
+    ("12月7日（星期日）", "zh-CN", "第 4 行：“日期 Date”的星期与日期不符：“12月7日（星期日）”——2026-12-07 是星期一，不是星期日。"),
+    ("Wed, Dec 3", "en", 'Row 4: "Date" names the wrong weekday: "Wed, Dec 3" – 2026-12-03 is a Thursday, '
+                         "not a Wednesday."),
+])
+def test_a_weekday_the_day_does_not_fall_on_is_a_problem_naming_both(config, cell, language, sentence):
+    text = f"营业单位,east\n期间,2026-12\n日期,客户名称,巡访人\n\"{cell}\",华联超市,李雷\n"
+    plan = read_plan_file(text.encode(), "plan.csv", config)
+    assert [p.text(language) for p in plan.problems] == [sentence] and plan.visits[0].span is None
+
+
 # --------------------------------------------------------------------------- header fields
 
 @pytest.mark.parametrize("header", [

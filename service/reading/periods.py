@@ -19,6 +19,12 @@ A week is ``2026-W49``, ``2026W49``, ``W49``, ``2026年第49周`` or ``第49周`
 period as above, or ``12月`` / ``Dec`` in the plan's year. Relative words (明天, 周三) mean
 nothing in a plan and are not read. Every value is read whole: ``2026-12-03 或 12-05`` is
 unparseable, not the 3rd.
+
+A day may carry what spreadsheets and people put beside it: a time of day (a datetime cell
+``2026-12-03 09:30``, typed ``2026/12/3 9:30`` or ``下午2:00``) – a plan schedules days, so
+the time is passed over – and its weekday before or after it (``2026年12月3日（周四）``,
+``12月3日 星期四``, ``Thu, Dec 3``). A weekday the day does not fall on is a
+``WeekdayMismatch`` naming both; a weekday beside a week or a month is unparseable.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from datetime import date, timedelta
 from .dates import DATE_RE, date_from_match
 from .values import BAD_DATE, EMPTY, UNPARSEABLE, normalise, parse_chinese_number
 
-__all__ = ["Period", "Span", "parse_period", "parse_plan_date"]
+__all__ = ["Period", "Span", "WeekdayMismatch", "parse_period", "parse_plan_date"]
 
 _CN_NUMBER = "一二三四五六七八九十"
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -49,8 +55,34 @@ _BARE_MONTH_RE = re.compile(rf"(?P<cm>\d{{1,2}}|[{_CN_NUMBER}]{{1,3}})\s*月份?
 _WEEK_RE = re.compile(r"(?:(?P<y>\d{4})\s*(?:年\s*)?[-/ ]?\s*)?(?:w|第)\s*(?P<w>\d{1,2})\s*周?"
                       r"(?:\s*-?\s*(?P<d>[1-7]))?")
 _DAY_ALONE_RE = re.compile(rf"(?P<d>\d{{1,2}}|[{_CN_NUMBER}]{{1,3}})\s*[日号]")
-# A spreadsheet cell that holds a date and midnight ("2026-12-03 00:00:00"): the day.
-_MIDNIGHT = re.compile(r"[ t]00:00(?::00)?$")
+# A time of day after the date ("2026-12-03 09:30:00", "2026/12/3 9:30", "12月3日 下午2:00",
+# "Dec 3 9:30 am"): a plan schedules the day.
+_TIME_AFTER = re.compile(r"(?:\s+|(?<=\d)t|(?<=[日号]))(?:上午|下午|早上|中午|晚上)?\s*(?:[01]?\d|2[0-3]):[0-5]\d"
+                         r"(?::[0-5]\d(?:\.\d+)?)?(?:\s*[ap]\.?m\.?)?$")
+# A weekday before or after the day, bracketed or not: "(周四)", "星期四", "礼拜四", "thu,", "thursday".
+_WEEKDAY = (r"[(\[]?\s*(?:(?:周|星期|礼拜)(?P<cn>[一二三四五六日天])|(?P<en>mon(?:day)?|tue(?:sday|s)?|"
+            r"wed(?:nesday)?|thu(?:rsday|rs|r)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)(?![a-z])\.?)\s*[)\]]?")
+_WEEKDAY_BEFORE = re.compile(rf"^{_WEEKDAY}\s*,?\s*(?=\S)")
+_WEEKDAY_AFTER = re.compile(rf"(?<=\S)\s*,?\s*{_WEEKDAY}$")
+_CN_WEEKDAY = {**{d: i for i, d in enumerate("一二三四五六")}, "日": 6, "天": 6}
+_EN_WEEKDAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_NAMES = {"zh-CN": ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"),
+                 "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}
+
+
+@dataclass(frozen=True)
+class WeekdayMismatch:
+    """A day written with a weekday it does not fall on (2026-12-03 周五: the 3rd is a Thursday)."""
+
+    day: date
+    written: int  # the weekday written, Monday being 0
+
+    def details(self) -> tuple[tuple[str, str], ...]:
+        """Return the names a problem sentence fills in: the day, its weekday and the one written."""
+        return (("day", self.day.isoformat()),
+                *((f"{kind}_{lang.split('-')[0]}", WEEKDAY_NAMES[lang][n])
+                  for kind, n in (("is", self.day.weekday()), ("written", self.written))
+                  for lang in WEEKDAY_NAMES))
 
 
 @dataclass(frozen=True)
@@ -141,15 +173,32 @@ def _week(year: int, week: int, day: str | None) -> Span | str:
     return Span(key, monday, monday + timedelta(days=6))
 
 
-def parse_plan_date(text: str, period: Period) -> Span | str:
-    """Return the day, week or month a plan's date cell names, or a problem code.
+def parse_plan_date(text: str, period: Period) -> Span | WeekdayMismatch | str:
+    """Return the day, week or month a plan's date cell names, a WeekdayMismatch, or a problem code.
 
     Codes: 'empty', 'unparseable', 'bad_date' (a day, week or month that does not exist).
+    A time of day after a date is passed over; a weekday beside a day must be that day's.
     Whether the span lies in ``period`` is the caller's check.
     """
-    t = _MIDNIGHT.sub("", normalise(text))
+    t = _TIME_AFTER.sub("", normalise(text)).strip()
     if not t:
         return EMPTY
+    weekday = _WEEKDAY_BEFORE.search(t) or _WEEKDAY_AFTER.search(t)
+    if weekday is None:
+        return _plan_date(t, period)
+    found = _plan_date((t[:weekday.start()] + t[weekday.end():]).strip(), period)
+    if isinstance(found, str):
+        return found
+    if found.start != found.end:
+        return UNPARSEABLE  # a week or a month with a weekday: which day is meant?
+    written = _CN_WEEKDAY[weekday["cn"]] if weekday["cn"] else _EN_WEEKDAY.index(weekday["en"][:3])
+    return found if found.start.weekday() == written else WeekdayMismatch(found.start, written)
+
+
+def _plan_date(t: str, period: Period) -> Span | str:
+    """Return the day, week or month of a normalised date text (no time, no weekday), or a problem code."""
+    if not t:
+        return UNPARSEABLE
     year = period.start.year
     if m := _WEEK_RE.fullmatch(t):
         return _week(int(m["y"]) if m["y"] else year, int(m["w"]), m["d"])

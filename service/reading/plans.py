@@ -31,7 +31,8 @@ import yaml
 from ..config import Config
 from ..config.model import Organisation
 from ..inbound.mime import Attachment, DecodedMessage
-from .periods import Period, Span, parse_period, parse_plan_date
+from .people import PeopleIndex
+from .periods import Period, Span, WeekdayMismatch, parse_period, parse_plan_date
 from .plan_problems import PlanProblem
 from .tables import Row, TableError, TooManyRows, decode_text, match_header, read_table
 
@@ -82,7 +83,6 @@ _YAML_TYPES = ("yaml",)
 
 _CELL_FIELD = re.compile(r"^\s*([^:：|｜]{1,40}?)\s*[:：|｜]\s*(.*)$", re.S)
 _LIST_SPLIT = re.compile(r"[;；、,，\n]+")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 @dataclass
@@ -261,7 +261,10 @@ def _read_visit(plan: Plan, row: int, values: dict[str, str], people: _People) -
             plan.problems.append(PlanProblem("missing", row=row, field=name))
     if visit.date and plan.period is not None:
         span = parse_plan_date(visit.date, plan.period)
-        if isinstance(span, str):
+        if isinstance(span, WeekdayMismatch):
+            plan.problems.append(PlanProblem("date_weekday_mismatch", row=row, field="date", value=visit.date,
+                                             details=span.details()))
+        elif isinstance(span, str):
             plan.problems.append(PlanProblem(f"date_{span}", row=row, field="date", value=visit.date))
         elif not span.overlaps(plan.period):
             plan.problems.append(PlanProblem("outside_period", row=row, field="date", value=visit.date, details=(
@@ -417,15 +420,16 @@ def _yaml_value(node: yaml.Node) -> str | list[str] | None:
 
 # --------------------------------------------------------------------------- people
 
+# people.PeopleIndex's problems as the plan's problem codes.
+_VISITOR_PROBLEMS = {"unknown": "unknown_visitor", "ambiguous": "ambiguous_visitor", "several": "several_visitors"}
+
+
 class _People:
-    """Finds a visitor by email or name among the configured people, and the units they work in."""
+    """Finds a visitor (``people.PeopleIndex``, as the registry does) and the units people work in."""
 
     def __init__(self, org: Organisation) -> None:
         self.org = org
-        self.by_email = org.people()
-        self.by_name: dict[str, set[str]] = {}
-        for email, person in self.by_email.items():
-            self.by_name.setdefault(_key(person.name), set()).add(email)
+        self.index = PeopleIndex(org.people())
         self.units: dict[str, set[str]] = {}
         for unit in org.units.values():
             self.units.setdefault(unit.head.email, set()).add(unit.id)
@@ -437,14 +441,8 @@ class _People:
 
     def find(self, text: str) -> tuple[str | None, str | None]:
         """Return (email, None) for the person ``text`` names, or (None, problem code)."""
-        address = _EMAIL.search(text)
-        if address:
-            email = address[0].lower()
-            return (email, None) if email in self.by_email else (None, "unknown_visitor")
-        emails = self.by_name.get(_key(text), set())
-        if len(emails) == 1:
-            return next(iter(emails)), None
-        return None, "ambiguous_visitor" if emails else "unknown_visitor"
+        found = self.index.find(text)
+        return found.email, _VISITOR_PROBLEMS[found.problem] if found.problem else None
 
     def may_visit_for(self, email: str, unit: str) -> bool:
         """Tell whether ``email`` works in ``unit``; people of no unit (leadership …) visit for any."""

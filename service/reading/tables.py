@@ -11,8 +11,13 @@ Invariants:
 - every row keeps the number a person sees in Excel or LibreOffice, so a problem reported as
   "第 7 行" is found on row 7 (blank rows are skipped, never renumbered);
 - every cell is stripped text: numbers as Excel shows them (``13800138000``, not
-  ``13800138000.0``), dates as ``YYYY-MM-DD``; trailing empty cells are dropped
-  (``Row.cell`` gives '' beyond the last one);
+  ``13800138000.0``; ``00123`` under a zero-padded format such as ``00000``), dates as
+  ``YYYY-MM-DD``; trailing empty cells are dropped (``Row.cell`` gives '' beyond the last one);
+- a workbook is read from its first *visible* sheet (a hidden first sheet of drop-down
+  lists is passed over), and a merged cell's value stands in every row the merge spans, as a
+  person sees it (a 地区 merged over three customers is each one's region);
+- the apostrophe an export puts before a cell that would start a formula (``'=…``, ``'+86…``,
+  see ``documents/tables.py``) is taken off again, so an exported file reads back unchanged;
 - a file that cannot be read raises :class:`TableError` with one line a person can act on
   (in zh-CN, like the rest of the CLI's problem lines); nothing else escapes.
 
@@ -25,13 +30,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["Row", "TableError", "decode_text", "match_header", "read_table"]
+__all__ = ["Row", "TableError", "decode_text", "match_header", "read_table", "unescape_formula"]
 
 
 class TableError(ValueError):
@@ -63,6 +69,9 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MAX_UNZIPPED = 200 * 1024 * 1024
 _MAX_MEMBERS = 5000
 _DELIMITERS = ",;\t"
+# OWASP's CSV-injection escape: an apostrophe before a cell that starts with = + - @ tab or CR
+# (and before one that already starts with such an escape, so the escape itself reads back).
+_FORMULA_ESCAPED = re.compile(r"'+[=+\-@\t\r]")
 
 
 class TooManyRows(TableError):
@@ -211,7 +220,7 @@ def _read_csv(text: str, filename: str, max_rows: int | None = None) -> list[Row
         # A record is one row in Excel even when a quoted cell spans lines, and a blank line
         # is an (empty) row there too: count records, not lines.
         for number, record in enumerate(reader, start=1):
-            cells = _trimmed(cell.strip() for cell in record)
+            cells = _trimmed(unescape_formula(cell.strip()) for cell in record)
             if cells:
                 if max_rows is not None and len(rows) >= max_rows:
                     raise _too_many(filename, max_rows)
@@ -260,20 +269,21 @@ def _read_xlsx(data: bytes, filename: str, max_rows: int | None = None) -> list[
     except Exception as exc:  # noqa: BLE001 - openpyxl raises KeyError, ValueError, lxml errors …
         raise TableError(f"文件 {filename} 已损坏或不是有效的 .xlsx，无法读取（{type(exc).__name__}）") from exc
     try:
-        if not book.worksheets:
-            raise TableError(f"文件 {filename} 没有工作表")
-        sheet = book.worksheets[0]
+        sheet = _first_visible_sheet(book, filename)
         # Some programs write a wrong <dimension> (just "A1"); read what is really there.
         sheet.reset_dimensions()
         rows: list[Row] = []
         try:
             for counter, cells in enumerate(sheet.iter_rows(), start=1):
                 number = next((c.row for c in cells if getattr(c, "row", None)), counter)
-                texts = _trimmed(_cell_text(c.value) for c in cells)
+                texts = _trimmed(_cell_text(c.value, _number_format(c)) for c in cells)
                 if texts:
                     if max_rows is not None and len(rows) >= max_rows:
                         raise _too_many(filename, max_rows)
                     rows.append(Row(number, texts))
+            # read_only mode streams the cells and leaves out the merges (they follow the
+            # cells in the sheet's XML): read those from the XML, without loading the sheet.
+            merges = _merged_ranges(data, getattr(sheet, "_worksheet_path", ""))
         except TableError:
             raise
         except Exception as exc:  # noqa: BLE001 - a damaged sheet part fails while streaming
@@ -282,7 +292,102 @@ def _read_xlsx(data: bytes, filename: str, max_rows: int | None = None) -> list[
         book.close()
     if not rows:
         raise TableError(f"文件 {filename} 的第一个工作表是空的")
-    return rows
+    return _fill_merged(rows, merges) if merges else rows
+
+
+def _number_format(cell) -> str | None:
+    # Looked up for numbers only: the style lookup behind number_format costs on every cell.
+    value = getattr(cell, "value", None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return getattr(cell, "number_format", None)
+    return None
+
+
+def _first_visible_sheet(book, filename: str):
+    """Return the first sheet a person sees in the workbook (not the active one: see below).
+
+    A sheet of drop-down lists is often first and hidden. The first *visible* sheet is the
+    first tab a person sees, whichever tab was open when the file was saved; the active sheet
+    is only where the cursor happened to be (a notes sheet, as often as not), and the problem
+    lines say "第一个工作表". A workbook whose sheets are all hidden (Excel does not allow
+    it, other programs might) is read from its first sheet.
+    """
+    if not book.worksheets:
+        raise TableError(f"文件 {filename} 没有工作表")
+    return next((s for s in book.worksheets if getattr(s, "sheet_state", "visible") == "visible"),
+                book.worksheets[0])
+
+
+def _merged_ranges(data: bytes, part: str) -> list[tuple[int, int, int, int]]:
+    """Return the merged ranges (min_col, min_row, max_col, max_row) of a sheet part, streamed.
+
+    Expat reads the part in chunks and keeps only the <mergeCell ref="…"/> it meets, so a
+    sheet of many rows costs one pass and no tree. A DOCTYPE (never written by a spreadsheet
+    program, the door to entity expansion) refuses the file.
+    """
+    from xml.parsers import expat
+
+    from openpyxl.utils.cell import range_boundaries
+
+    if not part:
+        return []
+    found: list[tuple[int, int, int, int]] = []
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        if name.rpartition("}")[2] == "mergeCell" and attributes.get("ref"):
+            bounds = range_boundaries(attributes["ref"])
+            if None not in bounds:
+                found.append(bounds)
+
+    def doctype(*_args) -> None:
+        raise TableError("工作表含有 DOCTYPE 声明，不是 Excel/WPS 保存的文件")
+
+    if not _mentions(data, part.lstrip("/"), b"mergeCell"):
+        return []  # most sheets: a plain byte scan is ten times cheaper than parsing
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = doctype
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(part.lstrip("/")) as stream:
+        while chunk := stream.read(1 << 16):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    return found
+
+
+def _mentions(data: bytes, part: str, word: bytes) -> bool:
+    """Say whether the zip member ``part`` holds ``word``, reading it in chunks."""
+    tail = b""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(part) as stream:
+        while chunk := stream.read(1 << 16):
+            if word in tail + chunk[:len(word)] or word in chunk:
+                return True
+            tail = chunk[-len(word):]
+    return False
+
+
+def _fill_merged(rows: list[Row], merges: list[tuple[int, int, int, int]]) -> list[Row]:
+    """Return ``rows`` with each merge's top-left value down the first column of the merge.
+
+    A value merged over rows 2–4 belongs to each of them; the cells to its right within the
+    merge stay empty (a title merged across columns is one cell's text, not four). Rows with
+    nothing else in them stay blank rows (not read), so a merge drawn past the data makes no
+    phantom rows.
+    """
+    by_number = {row.number: list(row.cells) for row in rows}
+    for min_col, min_row, _max_col, max_row in merges:
+        top = by_number.get(min_row)
+        value = top[min_col - 1] if top is not None and len(top) >= min_col else ""
+        if not value:
+            continue
+        for number in range(min_row + 1, max_row + 1):
+            cells = by_number.get(number)
+            if cells is None:
+                continue
+            cells.extend([""] * (min_col - len(cells)))
+            if not cells[min_col - 1]:
+                cells[min_col - 1] = value
+    return [Row(row.number, _trimmed(by_number[row.number])) for row in rows]
 
 
 def _check_workbook_zip(data: bytes, filename: str) -> None:
@@ -302,12 +407,16 @@ def _check_workbook_zip(data: bytes, filename: str) -> None:
         raise TableError(f"文件 {filename} 解压后过大，不像客户名录或计划表，已拒绝")
 
 
-def _cell_text(value: object) -> str:
-    """Return a cell's value as the text Excel shows for it, stripped."""
+def _cell_text(value: object, number_format: str | None = None) -> str:
+    """Return a cell's value as the text Excel shows for it, stripped (an export's escape taken off)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)) and number_format and "0" in number_format:
+        padded = _zero_padded(value, number_format)
+        if padded is not None:
+            return padded
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -322,4 +431,46 @@ def _cell_text(value: object) -> str:
         return value.isoformat()
     if isinstance(value, dt.time):
         return value.isoformat(timespec="seconds" if value.second else "minutes")
-    return str(value).strip()
+    return unescape_formula(str(value).strip())
+
+
+def unescape_formula(text: str) -> str:
+    """Return ``text`` without the one apostrophe an export put before a formula-like cell."""
+    return text[1:] if _FORMULA_ESCAPED.match(text) else text
+
+
+# One token of an integer number format: a quoted literal, an escaped character, a digit
+# placeholder 0, or a character Excel shows as itself without quotes.
+_FORMAT_TOKEN = re.compile(r'"[^"]*"|\\.|0|[$\-+/():!^&\'~{}<>= ]')
+
+
+def _zero_padded(value: int | float, number_format: str) -> str | None:
+    """Return a whole number as a format of 0 placeholders and literals shows it, else None.
+
+    ``00000`` shows 123 as 00123, ``"KH"00000`` as KH00123, ``00000-0000`` 123456789 as
+    12345-6789 (digits fill the placeholders from the right; more digits than placeholders go
+    in front). Any other format (decimals, #, thousands, dates, several sections for a
+    negative number) is None: the caller shows the plain number, as before.
+    """
+    sections = number_format.split(";")
+    if isinstance(value, float) and not value.is_integer() or value < 0 and len(sections) > 1:
+        return None  # a fraction keeps its digits (Excel would round it away): only whole numbers are ids
+    tokens = _FORMAT_TOKEN.findall(sections[0])
+    if "".join(tokens) != sections[0] or "0" not in tokens:
+        return None
+    rounded = int(value)
+    placeholders = tokens.count("0")
+    digits = str(abs(int(rounded))).zfill(placeholders)
+    extra, digits = digits[:len(digits) - placeholders], digits[len(digits) - placeholders:]
+    out, used = ["-"] if rounded < 0 else [], 0
+    for token in tokens:
+        if token == "0":
+            out.append((extra if used == 0 else "") + digits[used])
+            used += 1
+        elif token.startswith('"'):
+            out.append(token[1:-1])
+        elif token.startswith("\\"):
+            out.append(token[1:])
+        else:
+            out.append(token)
+    return "".join(out)

@@ -2,10 +2,11 @@
 
 Invariants:
 - an import is one transaction: it adds and updates customers by id (customers the file does
-  not name stay as they are), and re-matches every stored visit of the units it touched, so a
+  not name stay as they are) – ids compare by ``reading.customers.id_key`` (width and case
+  folded), and a customer keeps the id it was first stored under –, and re-matches every stored visit of the units it touched, so a
   registry imported after the visits still counts them;
 - a visit matches a customer of its own unit (the rep's unit) whose normalised name or alias
-  equals the normalised name the rep wrote; what the rep wrote is never changed;
+  equals the normalised name the rep wrote, or else whose id it is (a plan may name ``A001``); what the rep wrote is never changed;
   ``visits.customer_id`` NULL means "not in the registry", and such names are listed, never
   dropped (``unmatched_names``);
 - overdue (Article 4 tiers): days since the last visit – or since the customer was first
@@ -16,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,7 +28,7 @@ from typing import NamedTuple
 from sqlite_utils import Database
 
 from ..config import Config
-from ..reading.customers import Customer, RowProblem, name_conflicts
+from ..reading.customers import Customer, RowProblem, id_key, name_conflicts
 from ..reading.names import normalise_name
 from .db import now, transaction
 
@@ -74,10 +76,12 @@ class CustomerIndex:
 
     def __init__(self, customers: Iterable[Customer]) -> None:
         self._ids: dict[str, str] = {}
+        self._by_id: dict[str, str] = {}
         for customer in customers:
             for key in customer.keys():
                 # An import refuses clashing keys within a unit, so setdefault never hides one.
                 self._ids.setdefault(key, customer.id)
+            self._by_id[id_key(customer.id)] = customer.id
 
     @classmethod
     def load(cls, db: Database, unit: str) -> CustomerIndex:
@@ -88,9 +92,12 @@ class CustomerIndex:
         return bool(self._ids)
 
     def match(self, name: str) -> str | None:
-        """Return the id of the customer called ``name`` (normalised, or by alias), or None."""
+        """Return the id of the customer called ``name`` (normalised, or by alias) or, failing that,
+        of the customer whose id ``name`` is (``Ａ００１`` finds A001); None when there is none."""
         key = normalise_name(name)
-        return self._ids.get(key) if key else None
+        if not key:
+            return None
+        return self._ids.get(key) or self._by_id.get(id_key(name))
 
 
 def load_customers(db: Database, *, unit: str | None = None, tier: str | None = None) -> list[Customer]:
@@ -119,14 +126,18 @@ def import_customers(db: Database, records: Sequence[Customer], dry_run: bool = 
     customer of its unit that the file leaves alone.
     """
     with transaction(db):
-        stored = {c.id: c for c in load_customers(db)}
-        ids = {c.id for c in records}
-        problems = name_conflicts(records, [c for c in stored.values() if c.id not in ids])
+        stored = {id_key(c.id): c for c in load_customers(db)}
+        # A record names a stored customer by its id's key; it keeps the stored spelling, which
+        # visits and plans refer to.
+        records = [dataclasses.replace(r, id=stored[id_key(r.id)].id) if id_key(r.id) in stored else r
+                   for r in records]
+        keys = {id_key(c.id) for c in records}
+        problems = name_conflicts(records, [c for k, c in stored.items() if k not in keys])
         if problems:
             raise ImportRefused(problems)
         added, changed, unchanged = [], [], []
         for record in records:
-            old = stored.get(record.id)
+            old = stored.get(id_key(record.id))
             if old is None:
                 added.append(record)
             elif old != record:
@@ -135,7 +146,7 @@ def import_customers(db: Database, records: Sequence[Customer], dry_run: bool = 
                 unchanged.append(record)
         if not dry_run and (added or changed):
             _write(db, added, changed)
-            touched = {c.unit for c in added + changed} | {stored[c.id].unit for c in changed}
+            touched = {c.unit for c in added + changed} | {stored[id_key(c.id)].unit for c in changed}
             rematch_visits(db, touched)
     return ImportResult(added=tuple(c.id for c in added), changed=tuple(c.id for c in changed),
                         unchanged=tuple(c.id for c in unchanged),
@@ -217,9 +228,10 @@ def unmatched_names(db: Database, unit: str, start: date, end: date) -> list[Unm
     first. A unit without a registry gets every name (the caller may check ``has_registry``).
     """
     groups: dict[str, tuple[Counter, set[str]]] = {}
+    # "+": find the unit's reports first, not every unmatched visit of the company (15 x faster).
     for name, rep in db.execute(
             "SELECT v.customer, r.rep FROM visits v JOIN reports r ON r.id = v.report "
-            "WHERE r.unit = ? AND r.current = 1 AND v.customer_id IS NULL AND v.visited_at >= ? AND v.visited_at < ? "
+            "WHERE r.unit = ? AND r.current = 1 AND +v.customer_id IS NULL AND v.visited_at >= ? AND v.visited_at < ? "
             "ORDER BY v.visited_at, v.id", [unit, start.isoformat(), (end + timedelta(days=1)).isoformat()]):
         spellings, reps = groups.setdefault(normalise_name(name) or name, (Counter(), set()))
         spellings[name] += 1
