@@ -26,6 +26,7 @@ import functools
 import html
 import os
 import random
+import re
 import secrets
 import signal
 import sqlite3
@@ -270,6 +271,43 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def dovecot_cpu_seconds(box) -> float:
+    """Return the CPU Dovecot spent so far: its live processes, and what its master reaped
+    (an IMAP session's process ends with the session)."""
+    pids = box.pids()["dovecot"]
+    if not pids:
+        return 0.0
+    fields = Path(f"/proc/{pids[0]}/stat").read_text().rpartition(")")[2].split()
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
+    live = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            live += proc_cpu_seconds(pid)
+    return reaped + live
+
+
+_STAGES = re.compile(r"CPU per message: writer (\d+) µs, workers (\d+) µs, IMAP thread (\d+) µs")
+
+
+def print_stages(output: str, n: int, total_cpu: float, dovecot: float) -> None:
+    """Print CPU per mail by stage: the poll's own account of its threads and workers (its
+    log's backlog line), the rest of its CPU (start-up, the final moves), and Dovecot's."""
+    found = _STAGES.findall(output)
+    if not found:
+        say("  CPU per mail by stage: (no backlog line in the log)")
+        return
+    writer, workers, imap = (sum(int(f[i]) for f in found) for i in range(3))
+    rest = total_cpu * 1e6 / n - writer - workers - imap
+    say("  CPU per mail by stage (µs):")
+    for name, value, what in (
+            ("workers", workers, "decode, classify, read, draft the receipt (service/workers.py)"),
+            ("writer", writer, "record, workflow, queue, one commit per batch (service/intake.py)"),
+            ("IMAP thread", imap, "FETCH, WAL and card syncs, UID MOVE"),
+            ("other", rest, "interpreter start, imports, login, the poll's end"),
+            ("Dovecot", dovecot * 1e6 / n, "the server side of FETCH and MOVE")):
+        say(f"    {name:<12}{value:7.0f}  {what}")
+
+
 # Frames every call passes through (interpreter start, click, the CLI): they top any
 # cumulative listing and say nothing about where the time goes.
 _WRAPPERS = r"^(?!.*(runpy|/click/|<string>|__main__\.py|built-in method builtins\.exec|/service/cli\.py))"
@@ -431,12 +469,15 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         profile = Path(args.profile).resolve() if args.profile else None
         say(f"\n(b) visitflow poll --no-send (imap.fetch_batch {cfg.imap.fetch_batch})"
             + (" UNDER cProfile: timings inflated, main thread only" if profile else ""))
+        dovecot_before = dovecot_cpu_seconds(box)
         b = run_timed(visitflow_command(config, "poll", "--no-send", profile=profile), env, tmp / "poll.log")
+        dovecot_b = dovecot_cpu_seconds(box) - dovecot_before
         rate_b = n / b.wall
         summary = [line for line in b.output.splitlines() if line.startswith("fetched ")]
         say(f"  exit {b.code} in {b.wall:.2f} s (child CPU {b.cpu:.2f} s, peak RSS {b.max_rss_mb:.0f} MB): "
             f"{rate_b:.0f} msgs/s")
         say(f"  it printed: {summary[-1] if summary else '(no summary line)'}")
+        print_stages(b.output, n, b.cpu, dovecot_b)
         report_log("poll", b.output, code=b.code)
         inbox = folder_counts(box, SERVICE_ADDRESS, "INBOX")["MESSAGES"]
         processed = folder_counts(box, SERVICE_ADDRESS, cfg.imap.folders.processed)["MESSAGES"]

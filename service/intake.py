@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import resource
 import time
 import traceback
 from collections import defaultdict
@@ -125,6 +126,7 @@ class Intake:
         batches = fetch_batches(sizes, size, FETCH_BYTES)
         backlog = len(batches) > 1
         taker = _Taker(self, uidvalidity, last_uid, result)
+        cpu = _CpuClock()
         with _ImapRunner(conn, self.ctx, threaded=backlog) as imap, \
                 Preparer(self.ctx.cfg, self.readers, workers=self.workers if backlog else 0,
                          drafters=self.drafters) as preparer:
@@ -161,6 +163,12 @@ class Intake:
                 with contextlib.suppress(Exception):
                     self._note_moves(taker.moving, wait=True, failed_ok=True)
                 raise
+        if backlog:
+            count = max(1, len(sizes))
+            writer, workers = cpu.read()
+            log.info("backlog of %d message(s) in %d batches, %d worker process(es); CPU per message: "
+                     "writer %.0f µs, workers %.0f µs, IMAP thread %.0f µs", len(sizes), len(batches),
+                     self.workers, writer / count * 1e6, workers / count * 1e6, imap.cpu / count * 1e6)
         return taker.last_uid
 
     def _take_batch(self, folder: str, uidvalidity: int, fetched: list[Fetched], prepared: list[Prepared],
@@ -451,6 +459,22 @@ class _Taker:
             self.moving.append((rows, self.imap.submit(intake._durable_move, rows, intake._take_unsynced())))
 
 
+class _CpuClock:
+    """CPU seconds of this thread and of the worker processes reaped since it was made."""
+
+    def __init__(self) -> None:
+        self._thread = time.thread_time()
+        self._children = _children_cpu()
+
+    def read(self) -> tuple[float, float]:
+        return time.thread_time() - self._thread, _children_cpu() - self._children
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _fetch(conn: Connection, db: Database, uids: list[int], size: int) -> list[Fetched]:
     return list(conn.fetch_raw(uids, size))
 
@@ -470,6 +494,7 @@ class _ImapRunner:
         self.ctx = ctx
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="imap") if threaded else None
         self._helper_db: Database | None = None
+        self.cpu = 0.0  # seconds of CPU the helper thread spent on jobs
 
     def __enter__(self) -> "_ImapRunner":
         return self
@@ -490,9 +515,13 @@ class _ImapRunner:
         return future
 
     def _on_helper(self, fn: Callable, args: tuple):
-        if self._helper_db is None:
-            self._helper_db = open_db(self.ctx.cfg.storage.database)
-        return fn(self.conn, self._helper_db, *args)
+        started = time.thread_time()
+        try:
+            if self._helper_db is None:
+                self._helper_db = open_db(self.ctx.cfg.storage.database)
+            return fn(self.conn, self._helper_db, *args)
+        finally:
+            self.cpu += time.thread_time() - started
 
     def _close_helper_db(self) -> None:
         if self._helper_db is not None:

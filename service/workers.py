@@ -177,7 +177,7 @@ class Preparer:
                 self.workers, initializer=_init_worker, initargs=(self.cfg, self.readers, self.drafters))
         finally:
             gc.unfreeze()
-        log.debug("forked %d worker process(es)", self.workers)
+        log.info("backlog: %d worker process(es) prepare the mail", self.workers)
         return self._pool
 
 
