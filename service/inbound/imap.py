@@ -172,7 +172,7 @@ class Connection:
             return None, {}
         client = self.box.client
         client.untagged_responses.pop("COPYUID", None)
-        uid_set = ",".join(map(str, uids))
+        uid_set = sequence_set(uids)
         if "MOVE" in self.capabilities:
             typ, data = client.uid("MOVE", uid_set, _quote(folder))
         else:
@@ -297,3 +297,20 @@ def _expand(uid_set: str) -> list[int]:
         low, _, high = part.partition(":")
         out.extend(range(int(low), int(high or low) + 1))
     return out
+
+
+def sequence_set(uids: Sequence[int]) -> str:
+    """Return UIDs as an IMAP sequence set with runs as ranges: [1, 2, 3, 7] -> '1:3,7' (RFC 3501 §9)."""
+    parts: list[str] = []
+    ordered = sorted(set(uids))
+    start = previous = None
+    for uid in ordered:
+        if previous is not None and uid == previous + 1:
+            previous = uid
+            continue
+        if start is not None:
+            parts.append(f"{start}:{previous}" if previous != start else str(start))
+        start = previous = uid
+    if start is not None:
+        parts.append(f"{start}:{previous}" if previous != start else str(start))
+    return ",".join(parts)

@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -74,6 +75,7 @@ STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=8192)  # a rep names the same customers day after day
 def normalise_name(text: str) -> str:
     """Return the comparison key of a customer name ('' for a blank one)."""
     text = (text or "").strip()
