@@ -330,11 +330,12 @@ def print_profile(path: Path, top: int = 15) -> None:
 
 # -- the steps ------------------------------------------------------------------------------
 
-def fill(box, count: int) -> float:
-    """APPEND count reports to the service INBOX over one connection; return the seconds taken."""
+def fill(box, count: int, first: int = 0) -> float:
+    """APPEND count reports (numbers first, first + 1, …) to the service INBOX over one
+    connection; return the seconds taken."""
     start = time.perf_counter()
     with login(box, SERVICE_ADDRESS) as mb:
-        for i in range(count):
+        for i in range(first, first + count):
             typ, data = mb.client.append("INBOX", None, None, make_report(i))
             if typ != "OK":
                 raise RuntimeError(f"APPEND of report {i} failed: {data!r}")
@@ -381,19 +382,26 @@ def wait_for_delivery(box, users: Sequence[str], expected: int, timeout: float) 
 
 
 def idle_daemon(config: Path, env: dict[str, str], log: Path, settle: float,
-                sample: float) -> tuple[dict[str, float] | None, int]:
-    """Start `visitflow run`, let it settle, read its memory and its CPU use while idle, stop it.
+                sample: float, *, backlog: bool) -> tuple[dict[str, float] | None, int]:
+    """Start `visitflow run`, let it take the backlog waiting (if ``backlog``) and settle, read
+    its memory, child processes and CPU use while idle, stop it.
 
-    Returns the figures (None if it never connected) and its exit status after SIGTERM.
+    Returns the figures (None if it never connected or never finished the backlog) and its
+    exit status after SIGTERM.
     """
     figures = None
     with open(log, "wb") as out:
         proc = subprocess.Popen(visitflow_command(config, "run"), cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
-        if _wait_for_line(proc, log, "IMAP connected", timeout=60):
+        connected = _wait_for_line(proc, log, "IMAP connected", timeout=60)
+        if connected and backlog and not _wait_for_line(proc, log, "backlog of", timeout=300):
+            say("  the daemon did not finish the backlog within 300 s")
+            connected = False
+        if connected:
             time.sleep(settle)
-            figures = {"rss_mb": proc_status(proc.pid, "VmRSS") / 1024, "threads": proc_status(proc.pid, "Threads")}
+            figures = {"rss_mb": proc_status(proc.pid, "VmRSS") / 1024, "threads": proc_status(proc.pid, "Threads"),
+                       "children": len(child_pids(proc.pid))}
             cpu0, t0 = proc_cpu_seconds(proc.pid), time.perf_counter()
             time.sleep(sample)
             cpu1, t1 = proc_cpu_seconds(proc.pid), time.perf_counter()
@@ -412,6 +420,15 @@ def idle_daemon(config: Path, env: dict[str, str], log: Path, settle: float,
                 proc.wait(10)
         say(f"  daemon exit status after SIGTERM: {proc.returncode}")
     return figures, proc.returncode
+
+
+def child_pids(pid: int) -> list[int]:
+    """Return the live child processes of pid (of all its threads)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return children
 
 
 def _wait_for_line(proc: subprocess.Popen, log: Path, text: str, *, timeout: float) -> bool:
@@ -511,16 +528,21 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             arrived, waited = wait_for_delivery(box, reps, sent, args.delivery_timeout)
             say(f"  delivered to the reps' INBOXes: {arrived} of {sent}, {waited:.1f} s after the send ended")
 
-        say(f"\n(d) idle daemon: visitflow run after the backlog was processed and sent "
-            f"(database of {n} messages, empty INBOX); settle {args.settle:.0f} s, sample {args.sample:.0f} s")
-        idle, code = idle_daemon(config, env, tmp / "daemon.log", args.settle, args.sample)
+        extra = args.daemon_backlog
+        if extra:
+            fill(box, extra, first=n)
+        say(f"\n(d) idle daemon: visitflow run after the backlog was processed and sent (database of "
+            f"{n} messages), first taking a backlog of {extra} more itself; settle {args.settle:.0f} s, "
+            f"sample {args.sample:.0f} s")
+        idle, code = idle_daemon(config, env, tmp / "daemon.log", args.settle, args.sample, backlog=extra > 0)
         report_log("daemon", (tmp / "daemon.log").read_text(errors="replace"), code=code)
         if code != 0:
             failures.append(f"the daemon {'did not start' if idle is None else 'did not stop cleanly'} "
                             f"(exit status {code})")
         if idle is not None:
             say(f"  VmRSS {idle['rss_mb']:.1f} MB (after sampling {idle['rss_end_mb']:.1f} MB, "
-                f"VmHWM {idle['hwm_mb']:.1f} MB), {idle['threads']:.0f} threads; CPU "
+                f"VmHWM {idle['hwm_mb']:.1f} MB), {idle['threads']:.0f} threads, {idle['children']} child "
+                f"processes; CPU "
                 f"{idle['cpu_s']:.2f} s in {idle['sample_s']:.1f} s idle")
 
         say("\n=== summary " + "=" * 60)
@@ -537,6 +559,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
                 f"-> {'met' if idle['rss_mb'] <= TARGET_RSS_MB else 'NOT met'}")
             say(f"      idle CPU                      {per10:8.3f} s per 10 s idle (no busy polling: "
                 f"{'yes' if per10 < 0.1 else 'NO'})")
+            say(f"      child processes when idle     {idle['children']:8d}          (a pool outliving its "
+                f"backlog: {'NO' if idle['children'] == 0 else 'YES'})")
         if profile:
             print_profile(profile)
             say(f"profile written to {profile}")
@@ -558,6 +582,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bulk", type=int, default=200, help="imap-tools fetch bulk size for (a) (default 200)")
     parser.add_argument("--settle", type=float, default=10, help="seconds the idle daemon settles (default 10)")
     parser.add_argument("--sample", type=float, default=10, help="seconds of idle CPU sampling (default 10)")
+    parser.add_argument("--daemon-backlog", type=int, default=1000,
+                        help="reports the daemon of (d) takes in itself before it idles (default 1000)")
     parser.add_argument("--delivery-timeout", type=float, default=120,
                         help="seconds to wait for the sent replies to reach the reps' INBOXes; 0 skips (default 120)")
     parser.add_argument("--profile", metavar="FILE", help="run (b) under cProfile (its main thread), write FILE and print its top 15")

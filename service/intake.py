@@ -410,8 +410,8 @@ class Intake:
 # A fetch round trip downloads at most this many bytes (unless one mail is larger on its own).
 FETCH_BYTES = 8 * 1024 * 1024
 # A backlog is moved out of the inbox in UID MOVE commands of at least this many mails (the
-# last batch moves whatever is left): Dovecot's CPU per moved mail falls two- to fourfold
-# from groups of 100 to groups of 1,000.
+# last batch moves whatever is left): Dovecot's CPU per moved mail was 67-97 µs in groups of
+# 100 and 37-43 µs in groups of 1,000 (3,000 reports, loopback Dovecot 2.3).
 MOVE_GROUP = 1000
 
 
