@@ -19,7 +19,9 @@ from .model import (
     RepDiscipline,
     RepVisits,
     TechIssue,
+    TextDigest,
     TextEntry,
+    TextGroup,
     TierCoverage,
     UnitInfo,
     UnitSummary,
@@ -33,7 +35,8 @@ _FROM_DOCUMENT = ("Limits", "ReportFiles", "ReportRenderError", "report_names", 
 
 __all__ = [
     "DayCount", "GiftBudget", "GiftItem", "Kpis", "Limits", "MonthlyReport", "OverdueCustomer", "PlanRow",
-    "RepDiscipline", "RepVisits", "ReportFiles", "ReportRenderError", "TechIssue", "TextEntry", "TierCoverage",
+    "RepDiscipline", "RepVisits", "ReportFiles", "ReportRenderError", "TechIssue", "TextDigest", "TextEntry",
+    "TextGroup", "TierCoverage",
     "UnitInfo", "UnitSummary", "UnmatchedName", "UrgentItem", "Violation", "VisitRow", "report_names",
     "write_report",
 ]

@@ -23,15 +23,15 @@ Conventions, for every class below:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
 __all__ = [
     "DayCount", "GiftBudget", "GiftItem", "Kpis", "MonthlyReport", "OverdueCustomer", "PlanRow",
-    "RepDiscipline", "RepVisits", "TechIssue", "TextEntry", "TierCoverage", "UnitInfo", "UnitSummary",
-    "UnmatchedName", "UrgentItem", "Violation", "VisitRow", "percent",
+    "RepDiscipline", "RepVisits", "TechIssue", "TextDigest", "TextEntry", "TextGroup", "TierCoverage", "UnitInfo",
+    "UnitSummary", "UnmatchedName", "UrgentItem", "Violation", "VisitRow", "percent",
 ]
 
 LANGUAGES = ("zh-CN", "en")
@@ -201,6 +201,67 @@ class TextEntry:
     rep: str         # the rep's name
     day: date        # the visit's day
     text: str        # the full text, as reported (line breaks kept)
+
+
+class TextGroup(NamedTuple):
+    """One customer's entries in a free-text section: how many, and the earliest of them."""
+
+    customer: str
+    count: int                          # entries of this customer in the section
+    entries: tuple[TextEntry, ...]      # by day (ties in the order given), at most TextDigest.keep
+
+
+@dataclass(frozen=True, slots=True)
+class TextDigest:
+    """Stand for a free-text section by what the Word document can show of it.
+
+    The document groups a section by customer (first mention first, then most entries first)
+    and shows each customer's earliest entries; this keeps, per customer in order of first
+    mention, the count and the ``keep`` earliest entries (None: all). A company's month has
+    about 100,000 entries per section; the summary needs a few hundred of them. ``len()`` is
+    the section's number of entries.
+    """
+
+    total: int
+    groups: tuple[TextGroup, ...]
+    keep: int | None = None
+
+    def __len__(self) -> int:
+        return self.total
+
+    @classmethod
+    def of(cls, entries, keep: int | None = None) -> TextDigest:
+        """Return the digest of a section's entries (or the digest itself when given one)."""
+        if isinstance(entries, TextDigest):
+            return entries
+        groups: dict[str, list[TextEntry]] = {}
+        for entry in entries:
+            groups.setdefault(entry.customer, []).append(entry)
+        return cls(len(entries), tuple(TextGroup(customer, len(items), tuple(sorted(items, key=_day)[:keep]))
+                                       for customer, items in groups.items()), keep)
+
+    @classmethod
+    def joined(cls, sections, keep: int | None = None) -> TextDigest:
+        """Return the digest of the sections one after the other (as if their entries were joined in order).
+
+        A customer's earliest ``keep`` entries of the whole are among the earliest ``keep`` of
+        each part, so digests of the parts are enough.
+        """
+        groups: dict[str, list] = {}
+        total = 0
+        for section in sections:
+            digest = cls.of(section, keep)
+            total += digest.total
+            for group in digest.groups:
+                sums = groups.setdefault(group.customer, [0, []])
+                sums[0] += group.count
+                sums[1].extend(group.entries)
+        return cls(total, tuple(TextGroup(customer, count, tuple(sorted(items, key=_day)[:keep]))
+                                for customer, (count, items) in groups.items()), keep)
+
+
+def _day(entry: TextEntry) -> date:
+    return entry.day
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,9 +445,10 @@ class MonthlyReport:
     visits_per_rep: tuple[RepVisits, ...] = ()   # one row per rep of the unit (silent reps too)
     tier_coverage: tuple[TierCoverage, ...] = ()  # one row per tier with customers
     overdue: tuple[OverdueCustomer, ...] = ()    # most overdue first, as the figures rank them
-    feedback: tuple[TextEntry, ...] = ()         # 客户意见: opinions, suggestions, complaints
-    market: tuple[TextEntry, ...] = ()           # 市场行情: market and competitor intelligence
-    handled: tuple[TextEntry, ...] = ()          # 处理事项: matters handled, process and result
+    # The free-text sections: entries, or (a company summary) their TextDigest.
+    feedback: tuple[TextEntry, ...] | TextDigest = ()   # 客户意见: opinions, suggestions, complaints
+    market: tuple[TextEntry, ...] | TextDigest = ()     # 市场行情: market and competitor intelligence
+    handled: tuple[TextEntry, ...] | TextDigest = ()    # 处理事项: matters handled, process and result
     tech_issues: tuple[TechIssue, ...] = ()
     urgent: tuple[UrgentItem, ...] = ()
     gifts: tuple[GiftItem, ...] = ()
@@ -396,17 +458,25 @@ class MonthlyReport:
     plan_vs_actual: tuple[PlanRow, ...] = ()
     visits_per_day: tuple[DayCount, ...] = ()    # days without visits may be left out
     units: tuple[UnitSummary, ...] = ()          # company summary only
-    visits: tuple[VisitRow, ...] = ()            # every visit of the month, for the .xlsx
+    visits: tuple[VisitRow, ...] = ()            # every visit of the month, for the .xlsx (see without_details)
 
     def __post_init__(self):
         if not _MONTH.match(self.month):
             raise ValueError(f"MonthlyReport.month must look like 2026-11, not {self.month!r}")
         if self.language not in LANGUAGES:
             raise ValueError(f"MonthlyReport.language must be one of {LANGUAGES}, not {self.language!r}")
-        _tuples(self, "discipline", "visits_per_rep", "tier_coverage", "overdue", "feedback", "market",
-                "handled", "tech_issues", "urgent", "gifts", "violations", "unmatched", "plan_vs_actual",
-                "units", "visits")
+        _tuples(self, "discipline", "visits_per_rep", "tier_coverage", "overdue", "tech_issues", "urgent", "gifts",
+                "violations", "unmatched", "plan_vs_actual", "units", "visits")
+        for name in ("feedback", "market", "handled"):
+            if not isinstance(getattr(self, name), TextDigest):
+                _tuples(self, name)
         object.__setattr__(self, "visits_per_day", tuple(DayCount(*pair) for pair in self.visits_per_day))
+
+    def without_details(self, keep: int) -> MonthlyReport:
+        """Return the report without its visits and with digests (``keep`` per customer) for its
+        free-text sections: what a company summary needs of a unit, at a fraction of the memory."""
+        return replace(self, visits=(), **{name: TextDigest.of(getattr(self, name), keep)
+                                           for name in ("feedback", "market", "handled")})
 
     @classmethod
     def empty(cls, month: str, unit: UnitInfo | None, generated_at: datetime, *,

@@ -13,15 +13,16 @@ English for language "en".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .labels import Words
 from .model import VISIT_FIELDS, MonthlyReport
-from .xlsx import XlsxWriter
+from .xlsx import XlsxWriter, templates, write_templates
 
-__all__ = ["write_workbook"]
+__all__ = ["spool_visits", "write_workbook"]
 
 # Column widths in characters by field name (others: _DEFAULT_WIDTH).
 _WIDTHS = {
@@ -33,8 +34,14 @@ _WIDTHS = {
 _DEFAULT_WIDTH = 12
 
 
-def write_workbook(report: MonthlyReport, path: Path, words: Words, *, title: str = "") -> None:
-    """Write the report's workbook to ``path`` (the caller makes it atomic); return nothing."""
+def write_workbook(report: MonthlyReport, path: Path, words: Words, *, title: str = "", spool: Path | None = None,
+                   spooled: Sequence[tuple[Path, int]] = ()) -> None:
+    """Write the report's workbook to ``path`` (the caller makes it atomic); return nothing.
+
+    ``spool`` keeps the visits sheet's rows, formatted, in that file too (``xlsx.write_templates``);
+    ``spooled`` lists such files, with their row counts, whose rows follow the report's own
+    visits: a company summary's visits are its units' rows, formatted once.
+    """
     zone = ZoneInfo(report.timezone)
 
     def local(value: datetime | None) -> datetime | None:
@@ -44,16 +51,13 @@ def write_workbook(report: MonthlyReport, path: Path, words: Words, *, title: st
 
     book = XlsxWriter(path, title=title)
     try:
-        def sheet(key: str, columns: list[str], rows, count: int) -> None:
+        def sheet(key: str, columns: list[str], rows, count: int, **spools) -> None:
             book.sheet(words[key], [words.column(c) for c in columns], rows, row_count=count,
-                       widths=[_WIDTHS.get(c, _DEFAULT_WIDTH) for c in columns])
+                       widths=[_WIDTHS.get(c, _DEFAULT_WIDTH) for c in columns], **spools)
 
-        sheet("sheet_visits", list(VISIT_FIELDS), (
-            (v.unit, v.region, v.rep, v.rep_email, v.report_date, local(v.visited_at), local(v.visited_until),
-             v.customer, v.customer_matched, v.customer_id, v.tier, v.feedback, v.market, v.effect, v.handled,
-             v.other, v.stock, v.products, v.tech_issue, words.flag(v.tech_major),
-             words.category(v.urgent) if v.urgent else None, local(v.submitted_at), words.flag(v.late), v.cards)
-            for v in report.visits), len(report.visits))
+        sheet("sheet_visits", list(VISIT_FIELDS), _visit_rows(report, words),
+              len(report.visits) + sum(count for _, count in spooled), spool=spool,
+              spooled=[path for path, _ in spooled])
         if report.is_summary:
             sheet("sheet_units", ["unit_id", "unit", "visits", "reps", "reps_reporting", "reports_due",
                                   "reports_on_time", "reports_late", "reports_missing", "customers",
@@ -102,6 +106,28 @@ def write_workbook(report: MonthlyReport, path: Path, words: Words, *, title: st
         book.abort()
         raise
     book.close()
+
+
+def spool_visits(report: MonthlyReport, path: Path, words: Words) -> int:
+    """Write the report's visits as the visits sheet's formatted rows in ``words``' language to a
+    spool file (for a summary in another language than the unit's); return how many."""
+    return write_templates(path, templates(_visit_rows(report, words), len(VISIT_FIELDS)))
+
+
+def _visit_rows(report: MonthlyReport, words: Words):
+    """Yield each visit as the visits sheet's row values (times local and naive, flags as words)."""
+    zone = ZoneInfo(report.timezone)
+
+    def local(value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(zone).replace(tzinfo=None)
+
+    for v in report.visits:
+        yield (v.unit, v.region, v.rep, v.rep_email, v.report_date, local(v.visited_at), local(v.visited_until),
+               v.customer, v.customer_matched, v.customer_id, v.tier, v.feedback, v.market, v.effect, v.handled,
+               v.other, v.stock, v.products, v.tech_issue, words.flag(v.tech_major),
+               words.category(v.urgent) if v.urgent else None, local(v.submitted_at), words.flag(v.late), v.cards)
 
 
 def _round(value: float | None) -> float | None:

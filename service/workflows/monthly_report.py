@@ -17,8 +17,12 @@ restarts and a manual ``--send`` never send one twice; every version sent is arc
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -27,7 +31,13 @@ from pathlib import Path
 from ..classify import TAG_RE
 from ..context import Context
 from ..inbound.mime import DecodedMessage
-from ..monthly.figures import Month, company_summary, leadership_urgent, unit_report
+from ..monthly import runs
+from ..monthly.figures import (
+    Month,
+    company_summary,
+    leadership_urgent,
+    summary_language,
+)
 from ..monthly.model import MonthlyReport
 from ..outbound.outbox import FileAttachment
 from ..reading.doctype import DOCX, sniff
@@ -74,11 +84,14 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
     ``units`` limits the run to those unit ids (the company summary only comes with every
     unit); ``at`` is an aware datetime (the generation time); ``out_dir`` is where files go
     without ``send`` (default ``preview_dir``); with ``send`` they always go to the archive,
-    ``storage.reports_dir/<month>``. Each sent report is its own transaction. ``progress`` is
-    called with each unit id as it is done. ``workers`` > 1 computes and writes the units'
-    reports in that many forked processes (only from a process without other threads: the
-    command line, not the daemon); recording and mailing stay in this process. Raises
-    KeyError for an unknown unit id.
+    ``storage.reports_dir/<month>``, and the run holds the month's archive lock: a second run
+    at the same time (the schedule and a manual ``--send``, two manual ones) waits, then finds
+    the reports made and overwrites none of their files. Each sent report is its own
+    transaction. ``progress`` is called with each unit id as it is done. ``workers`` > 1
+    computes and writes the units' reports in that many forked processes (only from a process
+    without other threads: the command line, not the daemon, which runs it in its own process
+    with no pool kept); recording and mailing stay in this process. Raises KeyError for an
+    unknown unit id.
     """
     cfg = ctx.cfg
     chosen = list(units) if units else list(cfg.organisation.units)
@@ -88,89 +101,77 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
     # The archive holds what was reviewed and sent: a preview must never overwrite a draft
     # awaiting its head's answer, so it goes to its own folder.
     target_dir = archive if send else Path(out_dir) if out_dir is not None else preview_dir(ctx, month)
+    with _archive_lock(archive) if send else contextlib.nullcontext():
+        return _make(ctx, month, chosen, at=at, send=send, every_unit=units is None or set(chosen) == set(
+            cfg.organisation.units), target_dir=target_dir, progress=progress, workers=workers)
+
+
+def _make(ctx: Context, month: Month, chosen: list[str], *, at: datetime, send: bool, every_unit: bool,
+          target_dir: Path, progress: Callable[[str], None] | None, workers: int) -> list[Made]:
+    cfg = ctx.cfg
     as_of = at.astimezone(cfg.policy.zone).date()
     todo = [u for u in chosen if not (send and monthly.get(ctx.db, u, month.key))]
+    summary_exists = bool(send and monthly.get(ctx.db, monthly.COMPANY, month.key))
+    with_summary = every_unit and not summary_exists
     made: list[Made] = []
     reports: list[MonthlyReport] = []
-    rendered = _render_units(ctx, todo, month, at=at, as_of=as_of, target_dir=target_dir, workers=workers,
-                             progress=progress)
-    for unit_id in chosen:
-        if unit_id in rendered:
-            report, files = rendered[unit_id]
-            made.append(_record_unit(ctx, report, files, cause=None) if send
-                        else Made(unit_id, files.docx, files.xlsx, "written"))
-        else:  # sent before: its figures still count in the company summary
-            report = unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of)
-            made.append(Made(unit_id, None, None, "exists"))
+    # The company's workbook lists every unit's visits: each unit's rows, formatted once for
+    # its own workbook, are kept in a spool file here and copied into the company's.
+    spool_dir = Path(tempfile.mkdtemp(prefix=".visits-", dir=_made_dir(target_dir))) if with_summary else None
+    job = runs.Job(ctx.cfg, month, at, as_of, target_dir, spool_dir, summary_language(cfg))
+    try:
+        with runs.pool(workers, len(todo), job) as pool:
+            rendered = runs.render_units(ctx.db, todo, job, pool=pool, progress=progress)
+        spooled = []
+        for unit_id in chosen:
+            if unit_id in rendered:
+                report, files, rows = rendered[unit_id]
+                made.append(_record_unit(ctx, report, files, cause=None) if send
+                            else Made(unit_id, files.docx, files.xlsx, "written"))
+            else:  # sent before: its figures and visits still count in the company summary
+                made.append(Made(unit_id, None, None, "exists"))
+                report = rows = None
+                if with_summary:
+                    report = runs.unit_report(ctx.db, cfg, unit_id, month, generated_at=at, as_of=as_of)
+                    rows = runs.spool_only(report, job)
+                    report = report.without_details(runs.keep())
+                if progress:
+                    progress(unit_id)
+            if report is not None:
+                reports.append(report)
+            if rows is not None:
+                spooled.append(rows)
+        if every_unit:
+            if summary_exists:
+                made.append(Made(monthly.COMPANY, None, None, "exists"))
+            else:
+                summary = company_summary(cfg, month, reports, generated_at=at,
+                                          own_urgent=leadership_urgent(ctx.db, cfg, month), keep=runs.keep())
+                files = runs.write_summary(summary, target_dir / "company", spooled, fork=workers > 1)
+                made.append(_record_summary(ctx, summary, files) if send
+                            else Made(monthly.COMPANY, files.docx, files.xlsx, "written"))
             if progress:
-                progress(unit_id)
-        reports.append(report)
-    if units is None or set(chosen) == set(cfg.organisation.units):
-        if send and monthly.get(ctx.db, monthly.COMPANY, month.key):
-            made.append(Made(monthly.COMPANY, None, None, "exists"))
-        else:
-            summary = company_summary(cfg, month, reports, generated_at=at,
-                                      own_urgent=leadership_urgent(ctx.db, cfg, month))
-            files = _renderer()(summary, target_dir / "company")
-            made.append(_record_summary(ctx, summary, files) if send
-                        else Made(monthly.COMPANY, files.docx, files.xlsx, "written"))
-        if progress:
-            progress(monthly.COMPANY)
+                progress(monthly.COMPANY)
+    finally:
+        if spool_dir is not None:
+            shutil.rmtree(spool_dir, ignore_errors=True)
     return made
 
 
-# What a forked worker needs (set before the pool forks; each worker opens its own database).
-_WORKER: dict = {}
+def _made_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
-def _renderer() -> Callable:
-    """Return write_report bound to this process's reusable chart figure (loaded on first use:
-    matplotlib, docxtpl and their kin load here, not with the daemon – an idle daemon stays small)."""
-    if "render" not in _WORKER:
-        from ..monthly.charts import Charts
-        from ..monthly.document import write_report
-
-        charts = Charts()
-        _WORKER["render"] = lambda report, folder: write_report(report, folder, charts=charts)
-    return _WORKER["render"]
-
-
-def _render_units(ctx: Context, todo: list[str], month: Month, *, at: datetime, as_of, target_dir: Path,
-                  workers: int, progress: Callable[[str], None] | None) -> dict:
-    """Compute and write each unit's report; return unit id -> (MonthlyReport, ReportFiles)."""
-    done: dict = {}
-    if workers <= 1 or len(todo) < 2:
-        for unit_id in todo:
-            report = unit_report(ctx.db, ctx.cfg, unit_id, month, generated_at=at, as_of=as_of)
-            done[unit_id] = (report, _renderer()(report, target_dir / unit_id))
-            if progress:
-                progress(unit_id)
-        return done
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    _WORKER["job"] = (ctx.cfg, month, at, as_of, target_dir)
-    try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
-            for unit_id, report, files in pool.map(_render_in_worker, todo):
-                done[unit_id] = (report, files)
-                if progress:
-                    progress(unit_id)
-    finally:
-        _WORKER.pop("job", None)
-    return done
-
-
-def _render_in_worker(unit_id: str):
-    """In a forked worker: compute and write one unit's report with the worker's own connection."""
-    from ..store.db import open_db
-
-    cfg, month, at, as_of, target_dir = _WORKER["job"]
-    if "db" not in _WORKER:
-        _WORKER["db"] = open_db(cfg.storage.database)  # never the parent's connection
-    report = unit_report(_WORKER["db"], cfg, unit_id, month, generated_at=at, as_of=as_of)
-    return unit_id, report, _renderer()(report, target_dir / unit_id)
+@contextlib.contextmanager
+def _archive_lock(archive: Path):
+    """Hold the month's archive lock (an flock on ``<archive>/.lock``), waiting for another run's."""
+    with open(_made_dir(archive) / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def preview_dir(ctx: Context, month: Month) -> Path:
