@@ -18,8 +18,9 @@ import multiprocessing
 import os
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from multiprocessing.pool import AsyncResult, Pool
 
 from sqlite_utils import Database
 
@@ -133,8 +134,10 @@ class Preparer:
     """Prepares fetched batches: in a pool of ``workers`` forked processes, or (0) in this one.
 
     ``submit(raws)`` starts the work and returns a handle whose ``result()`` gives the
-    Prepared list in the order of ``raws``. Use as a context manager: leaving it terminates
-    the pool, whatever is in flight (a worker holds no state worth waiting for).
+    Prepared list in the order of ``raws``. A worker that dies (killed, out of memory, a
+    crash in C code) breaks the pool: that batch and every later one are prepared in this
+    process instead, so a backlog never waits on a dead worker. Use as a context manager:
+    leaving it ends the pool.
     """
 
     def __init__(self, cfg: Config, readers: Mapping[str, Reader], *, workers: int,
@@ -143,59 +146,70 @@ class Preparer:
         self.readers = readers
         self.drafters = drafters or {}
         self.workers = workers
-        self._pool: Pool | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
 
     def __enter__(self) -> "Preparer":
         return self
 
     def __exit__(self, *exc_info) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            gc.unfreeze()
 
     def submit(self, raws: Sequence[bytes]) -> "_Handle":
         """Start preparing ``raws``; in this process when there is no pool or too little to share."""
-        if self.workers < 1 or len(raws) < 2:
+        if self.workers < 1 or len(raws) < 2 or self._broken:
             return _Handle(self, raws, None)
         pool = self._pool or self._start()
-        chunks = [raws[i:i + CHUNK] for i in range(0, len(raws), CHUNK)]
-        return _Handle(self, raws, pool.map_async(_prepare_chunk, chunks, chunksize=1))
+        try:
+            futures = [pool.submit(_prepare_chunk, raws[i:i + CHUNK]) for i in range(0, len(raws), CHUNK)]
+        except BrokenProcessPool as exc:
+            self.broke(exc)
+            return _Handle(self, raws, None)
+        return _Handle(self, raws, futures)
 
     def prepare_here(self, raws: Sequence[bytes]) -> list[Prepared]:
         return [prepare(raw, self.cfg, self.readers) for raw in raws]
 
-    def _start(self) -> Pool:
+    def broke(self, exc: BaseException) -> None:
+        if not self._broken:
+            log.warning("a worker process died (%s: %s); the rest of the backlog is prepared in this process",
+                        type(exc).__name__, exc)
+        self._broken = True
+
+    def _start(self) -> ProcessPoolExecutor:
         # Fork, so a worker starts in a millisecond with every module and the config already
-        # in memory (nothing is pickled to start it). Frozen objects are left alone by the
-        # workers' garbage collector: it neither touches their pages (copy-on-write stays
-        # shared) nor finalises what the parent holds – a SQLite connection closed in a child
-        # could remove the parent's -wal file.
+        # in memory (nothing is pickled to start it). Objects frozen while the pool lives are
+        # left alone by the workers' garbage collector: it neither touches their pages (they
+        # stay shared) nor finalises what the parent holds - a SQLite connection closed in a
+        # child could remove the parent's -wal file.
         gc.freeze()
-        try:
-            self._pool = multiprocessing.get_context("fork").Pool(
-                self.workers, initializer=_init_worker, initargs=(self.cfg, self.readers, self.drafters))
-        finally:
-            gc.unfreeze()
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_init_worker,
+                                         initargs=(self.cfg, self.readers, self.drafters))
         log.info("backlog: %d worker process(es) prepare the mail", self.workers)
         return self._pool
 
 
 class _Handle:
-    def __init__(self, preparer: Preparer, raws: Sequence[bytes], pending: AsyncResult | None) -> None:
+    def __init__(self, preparer: Preparer, raws: Sequence[bytes], pending: list[Future] | None) -> None:
         self._preparer = preparer
         self._raws = raws
         self._pending = pending
 
     def result(self) -> list[Prepared]:
-        """Return the prepared mails; what a worker failed to return is prepared here."""
+        """Return the prepared mails; what the workers failed to return is prepared here."""
         if self._pending is None:
             return self._preparer.prepare_here(self._raws)
         try:
-            return [item for chunk in self._pending.get() for item in chunk]
-        except Exception as exc:  # noqa: BLE001 - a dead or failing worker costs time, not mail
+            return [item for future in self._pending for item in future.result()]
+        except BrokenProcessPool as exc:
+            self._preparer.broke(exc)
+        except Exception as exc:  # noqa: BLE001 - a failing worker costs time, not mail
             log.warning("worker processes failed (%s: %s); preparing the batch here", type(exc).__name__, exc)
-            return self._preparer.prepare_here(self._raws)
+        return self._preparer.prepare_here(self._raws)
 
 
 def default_workers() -> int:

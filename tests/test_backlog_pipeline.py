@@ -259,3 +259,32 @@ def _no_leftovers(tmp_path):
     yield
     shutil.rmtree(tmp_path / "plain", ignore_errors=True)
     shutil.rmtree(tmp_path / "pool", ignore_errors=True)
+
+
+def _dies_in_a_worker(msg, cfg):
+    if os.getpid() != _PARENT and "巡访员03" in msg.from_name:
+        os._exit(9)  # a worker killed mid-batch: the OOM killer, a crash in C code
+    from service.reading.daily import read_daily_report
+    return read_daily_report(msg, cfg)
+
+
+_PARENT = os.getpid()
+
+
+def test_a_worker_that_dies_costs_time_not_mail(two_configs, caplog):
+    plain_cfg, pool_cfg = two_configs
+    raws = [make_report(i) for i in range(80)]
+    plain = outcome(take_in(plain_cfg, raws, workers=0))
+    readers = {"daily_report": _dies_in_a_worker}
+    ctx = Context.open(pool_cfg)
+    intake = Intake(ctx, workers=2, readers=readers)
+    result = PollResult()
+    with Preparer(pool_cfg, readers, workers=2, drafters=intake.drafters) as preparer:
+        handles = [preparer.submit(raws[i:i + 20]) for i in range(0, 80, 20)]
+        for n, handle in enumerate(handles):
+            fetched = [Fetched(uid=i + 1, raw=raws[i]) for i in range(n * 20, n * 20 + 20)]
+            intake._take_batch("INBOX", 1, fetched, handle.result(), n * 20 + 20, result)
+    assert "a worker process died" in caplog.text
+    pooled = outcome(ctx)
+    assert pooled["messages"] == plain["messages"] and pooled["mails"] == plain["mails"]
+    assert multiprocessing.active_children() == []
