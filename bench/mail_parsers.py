@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from backlog import make_report  # noqa: E402 - after the path set-up
-from common import REPO  # noqa: E402
+from common import REPO, best_cpu  # noqa: E402
 
 from service.inbound.html_text import html_to_text  # noqa: E402
 from service.inbound.mime import decode_message  # noqa: E402
@@ -123,14 +121,6 @@ def agreement(messages: list[tuple[str, bytes]], examples: int) -> int:
     return whole
 
 
-def best_cpu(run: Callable[[], object], rounds: int) -> float:
-    """Return the least CPU seconds one call of run took over ``rounds`` calls."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        run()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 from email import policy as email_policy
 from email.parser import BytesParser
@@ -34,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from backlog import extra_reps, make_report  # noqa: E402 - after the path set-up
-from common import REPO  # noqa: E402
+from common import REPO, best_cpu  # noqa: E402
 
 import yaml  # noqa: E402
 
@@ -69,14 +68,6 @@ def receipt_variables(cfg, msg, report) -> dict:
                 source=report.source, unregistered=[], unregistered_more=0)
 
 
-def best_cpu(run: Callable[[], object], rounds: int) -> float:
-    """Return the least CPU seconds one call of run took over ``rounds`` calls."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        run()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,15 +157,27 @@ def test_a_draft_that_guessed_wrong_is_not_sent_and_the_writer_renders_the_mail(
     assert "此前发送的同日日报" in receipt and "此前发送的同日日报" not in stale
 
 
+def one_batch(ctx: Context, raws: list[bytes], *, handlers=None) -> PollResult:
+    """Take ``raws`` in as one batch, prepared in this process; return the poll's counts."""
+    intake = Intake(ctx, workers=0, handlers=handlers)
+    result = PollResult()
+    intake._take_batch("INBOX", 1, [Fetched(i + 1, r) for i, r in enumerate(raws)],
+                       Preparer(ctx.cfg, intake.readers, workers=0).prepare_here(raws), len(raws), result)
+    return result
+
+
+def statements_of(ctx: Context) -> list[str]:
+    """Start listing the SQL statements ctx's connection runs; return the growing list."""
+    statements: list[str] = []
+    ctx.db.conn.set_trace_callback(statements.append)
+    return statements
+
+
 def test_a_batch_is_one_transaction_with_one_commit(two_configs):
     _, cfg = two_configs
     ctx = Context.open(cfg)
-    statements: list[str] = []
-    ctx.db.conn.set_trace_callback(statements.append)
-    raws = [make_report(i) for i in range(20)]
-    Intake(ctx, workers=0)._take_batch("INBOX", 1, [Fetched(i + 1, r) for i, r in enumerate(raws)],
-                                       Preparer(cfg, {}, workers=0).prepare_here(raws), 20, PollResult())
-    ctx.db.conn.set_trace_callback(None)
+    statements = statements_of(ctx)
+    one_batch(ctx, [make_report(i) for i in range(20)])
     assert [s for s in statements if s.split()[0] in ("BEGIN", "COMMIT")] == ["BEGIN IMMEDIATE", "COMMIT"]
     assert ctx.db.execute("SELECT last_uid FROM folders WHERE name = 'INBOX'").fetchone()[0] == 20
     assert ctx.db.execute("SELECT COUNT(*) FROM messages WHERE state = 'processed'").fetchone()[0] == 20
@@ -184,11 +196,8 @@ def test_a_mail_that_fails_in_a_batch_rolls_back_alone(two_configs, failing):
         ctx_.send("help", to=[REP], original_subject="fine", sender_name="李雷", problem=None)
         return Outcome("processed", "fine")
 
-    raws = [make_mail(sender=REP, subject=f"mail {i}").as_bytes() for i in range(10)]
-    intake = Intake(ctx, workers=0, handlers={**default_handlers(), "unrecognized": explode})
-    result = PollResult()
-    intake._take_batch("INBOX", 1, [Fetched(i + 1, r) for i, r in enumerate(raws)],
-                       Preparer(cfg, intake.readers, workers=0).prepare_here(raws), 10, result)
+    result = one_batch(ctx, [make_mail(sender=REP, subject=f"mail {i}").as_bytes() for i in range(10)],
+                       handlers={**default_handlers(), "unrecognized": explode})
     states = ctx.db.execute("SELECT subject, state, attempts FROM messages ORDER BY id").fetchall()
     assert [tuple(s) for s in states] == [(f"mail {i}", "received", 1) if i == failing else (f"mail {i}", "processed", 1)
                                           for i in range(10)]
@@ -209,11 +218,9 @@ def test_a_batch_whose_transaction_sqlite_rolled_back_is_not_carried_on(two_conf
             raise OSError("database or disk is full")
         return Outcome("processed", "fine")
 
-    raws = [make_mail(sender=REP, subject=f"mail {i}").as_bytes() for i in range(5)]
-    intake = Intake(ctx, workers=0, handlers={**default_handlers(), "unrecognized": disk_full})
     with pytest.raises(OSError):
-        intake._take_batch("INBOX", 1, [Fetched(i + 1, r) for i, r in enumerate(raws)],
-                           Preparer(cfg, intake.readers, workers=0).prepare_here(raws), 5, PollResult())
+        one_batch(ctx, [make_mail(sender=REP, subject=f"mail {i}").as_bytes() for i in range(5)],
+                  handlers={**default_handlers(), "unrecognized": disk_full})
     assert ctx.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
     assert ctx.db.execute("SELECT COUNT(*) FROM folders").fetchone()[0] == 0
     assert not ctx.db.conn.in_transaction
@@ -222,11 +229,8 @@ def test_a_batch_whose_transaction_sqlite_rolled_back_is_not_carried_on(two_conf
 def test_a_registry_is_read_once_per_batch(two_configs):
     _, cfg = two_configs
     ctx = Context.open(cfg)
-    statements: list[str] = []
-    ctx.db.conn.set_trace_callback(statements.append)
-    raws = [make_report(i) for i in range(12)]
-    Intake(ctx, workers=0)._take_batch("INBOX", 1, [Fetched(i + 1, r) for i, r in enumerate(raws)],
-                                       Preparer(cfg, {}, workers=0).prepare_here(raws), 12, PollResult())
+    statements = statements_of(ctx)
+    one_batch(ctx, [make_report(i) for i in range(12)])
     units = {cfg.organisation.reps[m].unit for m in
              [r[0] for r in ctx.db.execute("SELECT sender FROM messages")]}
     assert sum(s.startswith("SELECT * FROM customers") for s in statements) == len(units)
