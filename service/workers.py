@@ -12,11 +12,13 @@ after it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -186,6 +188,11 @@ class Preparer:
         # stay shared) nor finalises what the parent holds - a SQLite connection closed in a
         # child could remove the parent's -wal file.
         gc.freeze()
+        # A worker flushes its copy of these buffers when it ends: what they hold now would
+        # be written once more by each worker.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
         self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_init_worker,
                                          initargs=(self.cfg, self.readers, self.drafters))
