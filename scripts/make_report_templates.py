@@ -455,8 +455,11 @@ def build(lang: str) -> bytes:
          [b.t("计划完成率", "Plan done"), "{{ kpi.plan_pct }}",
           b.t("已完成 {{ kpi.planned_done }} / 计划 {{ kpi.planned_visits }}",
               "done {{ kpi.planned_done }} of {{ kpi.planned_visits }} planned")],
-         [b.t("未结紧急报告", "Open urgent reports"), "{{ kpi.urgent_open }}",
-          b.t("本月新提出 {{ kpi.urgent_total }} 件", "{{ kpi.urgent_total }} raised this month")],
+         # The count is every report still open at the month's end, earlier months' too: said
+         # so, or it reads as "of this month's N, so many open".
+         [b.t("月末未结紧急报告", "Urgent reports open at month end"), "{{ kpi.urgent_open }}",
+          b.t("月末仍未关闭（含以前月份的）；本月新提出 {{ kpi.urgent_total }} 件",
+              "still open at the month's end, earlier months' included; {{ kpi.urgent_total }} raised this month")],
          [b.t("礼品支出（元）", "Gift spend (CNY)"), "{{ kpi.gift_spent }}",
           b.t("预算 {{ kpi.gift_budget }}，已用 {{ kpi.gift_used_pct }}",
               "budget {{ kpi.gift_budget }}, used {{ kpi.gift_used_pct }}")]],
@@ -565,12 +568,14 @@ def build(lang: str) -> bytes:
 
     b.heading("十、紧急报告", "10. Urgent reports")
     b.section_table("urgent", [
+        # 提出时间 holds "2026-11-03 10:15" on one line and 确认用时 its four characters, with the
+        # cells' margins, in LibreOffice's metrics as well as Word's (28 and 16 mm broke them).
         ("编号", "Ref", "{{ r.ref }}", 17, "l"),
         ("类别", "Category", "{{ r.category }}", 27, "l"),
-        ("客户", "Customer", "{{ r.customer }}", 23, "l"),
-        ("报告人", "Reporter", "{{ r.reporter }}", 18, "l"),
-        ("提出时间", "Raised", "{{ r.created }}", 28, "c"),
-        ("确认用时", "Ack. (h)", "{{ r.acknowledged_after }}", 16, "r"),
+        ("客户", "Customer", "{{ r.customer }}", 21, "l"),
+        ("报告人", "Reporter", "{{ r.reporter }}", 14, "l"),
+        ("提出时间", "Raised", "{{ r.created }}", 31, "c"),
+        ("确认用时", "Ack. (h)", "{{ r.acknowledged_after }}", 19, "r"),
         ("状态", "State", b.t("{{ r.state }}{% if r.escalated %}（{{ r.level }}）{% endif %}",
                               "{{ r.state }}{% if r.escalated %} ({{ r.level }}){% endif %}"), 31, "l")],
         none_zh="本月无紧急报告。", none_en="No urgent reports this month.",
@@ -588,7 +593,7 @@ def build(lang: str) -> bytes:
                "{% if budget.over %} The budget is exceeded.{% endif %}"))
     b.tag("{%p endif %}")
     b.section_table("gifts", [
-        ("编号", "Ref", "{{ r.ref }}", 15, "l"),
+        ("编号", "Ref", "{{ r.ref }}", 17, "l"),
         ("客户", "Customer", "{{ r.customer }}", 28, "l"),
         ("申请人", "Rep", "{{ r.requester }}", 16, "l"),
         ("礼品", "Gift", "{{ r.gift }} × {{ r.quantity }}", 34, "l"),

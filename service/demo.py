@@ -139,6 +139,16 @@ ESCALATE = "上报 {n} 竞品动作很快，请领导关注"
 APPROVALS = ((HEAD, "同意"), (LEADER, "批准，注意控制预算"))
 
 
+def month_of_week(days: Sequence[date]) -> str:
+    """Return the month (YYYY-MM) most of ``days`` fell in, the later one on a tie.
+
+    On a Tuesday the 2nd the played week is mostly last month's: a report of this month would
+    show two days of it and count the rest of the month as missing.
+    """
+    months = Counter(f"{day:%Y-%m}" for day in days)
+    return max(months, key=lambda key: (months[key], key))
+
+
 def week(policy, today: date) -> list[date]:
     """Return the last five working days up to ``today`` (included when it is one), oldest first."""
     working = WorkingDays(policy)
@@ -232,6 +242,7 @@ class Demo:
         self.box = ServiceMailbox(ctx, say=say, patience=patience)
         self.service = self.cfg.service_address
         self.days = week(self.cfg.policy, self.today)
+        self.month_key = month_of_week(self.days)
         self.urgent_message: str | None = None  # the report holding the visit marked 紧急
         self.escalated = False
 
@@ -389,11 +400,11 @@ class Demo:
         self.say(f"  G-{request[0]} {state}; 韩梅梅 heard each decision")
 
     def monthly(self) -> None:
-        """Write this month's reports (not sent) under the demo's folder."""
+        """Write the reports (not sent) of the month the played week mostly fell in under the demo's folder."""
         from .monthly.figures import Month
         from .workflows.monthly_report import make_reports
 
-        month = Month(f"{self.today:%Y-%m}")
+        month = Month(self.month_key)
         made_reports = make_reports(self.ctx, month, at=self.now, send=False, out_dir=self.out / month.key)
         self.say(f"monthly report {month.key}, as of {self.today} (written, not sent):")
         for made in made_reports:
@@ -413,7 +424,7 @@ class Demo:
             if counts[email]:
                 self.say(f"    {person.name} <{email}>: {counts[email]} mail(s) from the service")
         self.say(f"    {self.service}: what the service read, in {imap.folders.processed}")
-        self.say(f"  the month's reports (Word, and the visits as .xlsx): {_shown(self.out / self.today.strftime('%Y-%m'))}")
+        self.say(f"  the month's reports (Word, and the visits as .xlsx): {_shown(self.out / self.month_key)}")
         self.say(f"  the demo's registry and plan files: {_shown(self.out / 'input')}")
         config = "" if self.cfg.path.resolve() == Path("config.yaml").resolve() else f" --config {_shown(self.cfg.path)}"
         self.say(f"  the service's state: visitflow{config} status")

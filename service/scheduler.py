@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 import calendar
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -70,6 +70,35 @@ def _monthly_due(ctx: Context, now_local: datetime) -> datetime:
     last = calendar.monthrange(now_local.year, now_local.month)[1]
     return datetime.combine(now_local.date().replace(day=min(s.monthly_report_day, last)), s.monthly_report_time,
                             now_local.tzinfo)
+
+
+def months_owed(ctx: Context, before: str) -> list[str]:
+    """Return the months before ``before`` (YYYY-MM) whose monthly run never happened, oldest first.
+
+    A month is owed once it ended after this installation began (``service_state.installed_at``;
+    a month that ended before was nobody's to report) and has neither a ``monthly_report`` run
+    nor a company summary (a full ``report monthly --send``). A daemon down over several report
+    days makes up each such month once when it runs again, not only the last one.
+    """
+    installed = ctx.db.execute("SELECT value FROM service_state WHERE key = 'installed_at'").fetchone()
+    if installed is None:
+        return []
+    start = datetime.fromisoformat(installed[0]).astimezone(ctx.cfg.policy.zone).date().replace(day=1)
+    done = {key for (key,) in ctx.db.execute("SELECT run_key FROM job_runs WHERE job = 'monthly_report'")}
+    done |= {month for (month,) in ctx.db.execute("SELECT month FROM monthly_reports WHERE unit = '*'")}
+    owed = []
+    while f"{start.year:04d}-{start.month:02d}" < before:
+        key = f"{start.year:04d}-{start.month:02d}"
+        if key not in done:
+            owed.append(key)
+        start = (start + timedelta(days=32)).replace(day=1)
+    return owed
+
+
+def record_run(ctx: Context, name: str, key: str) -> None:
+    """Write down that job ``name`` ran for ``key`` (its own transaction)."""
+    with transaction(ctx.db):
+        ctx.db.execute("INSERT OR IGNORE INTO job_runs (job, run_key, done_at) VALUES (?, ?, ?)", [name, key, now()])
 
 
 def _daily(clock: Callable[[Context], time]) -> Callable[[Context], CronTrigger]:

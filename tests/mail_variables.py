@@ -65,6 +65,14 @@ CASES = {
                                       "unit_name": "华北事业部", "month": "2026-11", "reason_code": "not_docx",
                                       "reason": "not_docx: no Word .docx among the attached files (report.pdf)"},
     },
+    "monthly_held": {
+        "rejected with a comment": {"original_subject": "Re: [VF-M-7] 请审阅", "sender_name": "王芳", "report_id": 7,
+                                    "unit_name": "华东事业部", "month": "2026-11", "token": "M3F9A1C2B7E",
+                                    "comment": "李雷的数据有误 <见附件> & 改好再发"},
+        "rejected without one": {"original_subject": "", "sender_name": "Chen Jing", "report_id": 8,
+                                 "unit_name": "华北事业部 & <Co>", "month": "2026-11", "token": "M00AA11BB22",
+                                 "comment": ""},
+    },
     "monthly_no_decision": {
         "a question": {"original_subject": "Re: [VF-M-7] 请审阅", "sender_name": "王芳", "report_id": 7,
                        "unit_name": "华东事业部", "month": "2026-11", "token": "M3F9A1C2B7E"},

@@ -124,7 +124,7 @@ def test_the_key_figures_table_shows_the_models_numbers(zh):
         ("日报及时率", pct(k.on_time_pct)),
         ("分级覆盖率", pct(k.coverage_pct)),
         ("计划完成率", pct(k.plan_pct)),
-        ("未结紧急报告", str(k.urgent_open)),
+        ("月末未结紧急报告", str(k.urgent_open)),
         ("礼品支出（元）", "6,200.00"),
     ]
     assert rows[2][2] == f"应报 {k.reports_due}，按时 {k.reports_on_time}，迟报 {k.reports_late}，未报 {k.reports_missing}"

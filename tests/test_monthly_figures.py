@@ -241,7 +241,7 @@ def kpi_table(k: dict) -> list[list[str]]:
          f"应报 {k['due']}，按时 {k['on_time']}，迟报 {k['late']}，未报 {k['missing']}"],
         ["分级覆盖率", pct(k["covered"], k["customers"]), f"按等级频次巡访达标的客户 {k['covered']} / {k['customers']}"],
         ["计划完成率", pct(k["planned_done"], k["planned"]), f"已完成 {k['planned_done']} / 计划 {k['planned']}"],
-        ["未结紧急报告", num(k["urgent_open"]), f"本月新提出 {k['urgent_total']} 件"],
+        ["月末未结紧急报告", num(k["urgent_open"]), f"月末仍未关闭（含以前月份的）；本月新提出 {k['urgent_total']} 件"],
         ["礼品支出（元）", money(k["spent"]), f"预算 {money(k['budget'])}，已用 {pct(k['spent'], k['budget'])}"],
     ]
 

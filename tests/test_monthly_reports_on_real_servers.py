@@ -178,7 +178,7 @@ def test_the_head_replies_with_an_edited_docx_and_leadership_gets_exactly_that_f
 def test_without_an_answer_the_draft_goes_up_after_the_review_hours_saying_so(mail_sandbox, mail_env, october):
     ctx = october
     review = review_mail(mail_sandbox, ctx)
-    now = datetime.now(timezone.utc)
+    now = AT    # the review hours count from the run's time, not the wall clock
 
     assert run_job(ctx, "monthly_reviews", now + timedelta(hours=47)).endswith("0 draft(s) sent after no answer")
     send(ctx)
@@ -272,17 +272,18 @@ def test_a_daemon_started_after_the_due_time_catches_up_once_and_an_empty_month_
     data["schedule"]["monthly_report"] = {"day": 1, "time": "00:00"}     # already past this month
     config_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     cfg = load_config(config_file)
-    context = Context.open(cfg)
-    try:
-        # Installed long before this month's due time: the run was missed, not before our time.
-        with transaction(context.db):
-            context.db.execute("UPDATE service_state SET value = '2026-01-01T00:00:00+00:00' "
-                               "WHERE key = 'installed_at'")
-    finally:
-        context.close()
     now = datetime.now(cfg.policy.zone)
     before = now.date().replace(day=1) - timedelta(days=1)
     month = f"{before.year:04d}-{before.month:02d}"
+    context = Context.open(cfg)
+    try:
+        # Installed early last month, before this month's due time: the run was missed, not
+        # before our time (and no earlier month is owed: each one would be made up too).
+        with transaction(context.db):
+            context.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'",
+                               [f"{month}-01T00:00:00+00:00"])
+    finally:
+        context.close()
 
     first = daemon()
     reviews = arrived(mail_sandbox, HEAD, f"请审阅：每月巡访情况报告书 华东事业部 {month}")
@@ -330,8 +331,14 @@ def test_report_monthly_with_out_writes_the_files_and_sends_nothing(config_file,
     (["--month", "2026-11", "--unit", "nope"], "visitflow: --unit: no unit 'nope' in config (known: east, north)"),
     (["--month", "2026-11", "--unit", "east", "--unit", "nope"],
      "visitflow: --unit: no unit 'nope' in config (known: east, north)"),
-    (["--month", "2026-13"], "visitflow: --month: '2026-13' is not a month such as 2026-11"),
-    (["--month", "November"], "visitflow: --month: 'November' is not a month such as 2026-11"),
+    (["--month", "2026-13"], "visitflow: --month: '2026-13' is not a month such as 2026-11 (YYYY-MM, a four-digit year)"),
+    (["--month", "November"], "visitflow: --month: 'November' is not a month such as 2026-11 (YYYY-MM, a four-digit year)"),
+    (["--month", "26-11"], "visitflow: --month: '26-11' is not a month such as 2026-11 (YYYY-MM, a four-digit year)"),
+    (["--month", "２０２６-１１"],
+     "visitflow: --month: '２０２６-１１' is not a month such as 2026-11 (YYYY-MM, a four-digit year)"),
+    (["--month", "9999-12"], "visitflow: --month: '9999-12' is outside the years 0002–9998 a report can cover"),
+    (["--month", "2099-01", "--send"], "visitflow: --send: 2099-01 is not over yet (its last day is 2099-01-31); "
+                                       "it can be sent from 2099-02-01, without --send only a preview is written"),
 ])
 def test_an_unknown_unit_or_month_is_one_clear_line_and_exit_status_2(config_file, args, message):
     result = CliRunner().invoke(cli, ["--config", str(config_file), "report", "monthly", *args])

@@ -121,7 +121,7 @@ def test_a_second_send_run_waits_for_the_months_archive_lock_then_finds_everythi
         finally:
             other.close()
 
-    with monthly_report._archive_lock(archive):
+    with runs.archive_lock(archive):
         thread = threading.Thread(target=run)
         thread.start()
         time.sleep(0.5)

@@ -30,7 +30,7 @@ import logging
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from functools import lru_cache
 
@@ -159,8 +159,13 @@ class Charts:
         image.convert("RGB").save(out, format="PNG", compress_level=1)
         return out.getvalue()
 
-    def visits_per_day(self, words: Words, year: int, month: int, days: Sequence[DayCount]) -> bytes | None:
-        """Return the bar chart of visits on each day of the month (None when there were none)."""
+    def visits_per_day(self, words: Words, year: int, month: int, days: Sequence[DayCount],
+                       days_off: Collection[date] | None = None) -> bytes | None:
+        """Return the bar chart of visits on each day of the month (None when there were none).
+
+        ``days_off`` are shaded lighter: the report's days off by the statutory calendar (National
+        Day, not the make-up Saturday worked for it); None shades Saturdays and Sundays.
+        """
         counts: dict[int, int] = {}
         for day, visits in days:
             if (day.year, day.month) == (year, month):
@@ -170,8 +175,11 @@ class Charts:
         last = calendar.monthrange(year, month)[1]
         xs = range(1, last + 1)
         ys = [counts.get(x, 0) for x in xs]
-        # Saturdays and Sundays lighter: a low bar there is expected, on a weekday it is not.
-        colors = [_LIGHT if date(year, month, x).weekday() >= 5 else _BLUE for x in xs]
+        # Days off lighter: a low bar there is expected, on a working day it is not. The same
+        # calendar as the report discipline's, or the chart would contradict the table beside it.
+        off = set(days_off) if days_off is not None else {date(year, month, x) for x in xs
+                                                          if date(year, month, x).weekday() >= 5}
+        colors = [_LIGHT if date(year, month, x) in off else _BLUE for x in xs]
         with _lock, rc_context(_settings()):
             kept = self._shape(("per_day", words.language, last), lambda: self._per_day_figure(words, last))
             bars = kept.parts["bars"]

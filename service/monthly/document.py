@@ -62,6 +62,7 @@ from .charts import Charts
 from .labels import Words, words
 from .model import MonthlyReport, TextDigest, TextEntry
 from .workbook import write_workbook
+from .xlsx import BIDI_CONTROLS
 
 __all__ = ["REPORTS_DIR", "Limits", "ReportFiles", "ReportRenderError", "report_names", "write_document_file",
            "write_report", "write_workbook_file"]
@@ -74,8 +75,9 @@ CHART_WIDTH = Mm(160)
 # text; a form feed would be a page break in docxtpl). The bell, which docxtpl would turn into
 # a new paragraph, is a control character like the others and is removed with them.
 _LINE_BREAKS = re.compile("\r\n?|[\v\f\x85\u2028\u2029]")
-# Control characters (tab and newline kept) and what XML 1.0 cannot hold.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff\ud800-\udfff]")
+# Control characters (tab and newline kept), what XML 1.0 cannot hold, and the bidirectional
+# overrides, isolates and marks (xlsx.BIDI_CONTROLS: they would reorder what Word shows).
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff\ud800-\udfff{BIDI_CONTROLS}]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # docxtpl turns these into "{{", "}}", "{%", "%}" in the rendered XML (its escape for tags).
 _DOCXTPL_MARKERS = re.compile(r"\{_[{%]|[}%]_\}")
@@ -325,7 +327,7 @@ def build_context(report: MonthlyReport, document: DocxTemplate, charts: Charts,
     context = _clean(context)
     # Images go in after cleaning: they are markup, not text.
     context["charts"] = {
-        "per_day": image(charts.visits_per_day(w, year, month, report.visits_per_day)),
+        "per_day": image(charts.visits_per_day(w, year, month, report.visits_per_day, report.days_off)),
         "tiers": image(charts.tier_coverage(w, report.tier_coverage)),
         "plan": image(charts.plan_vs_actual(w, report.plan_vs_actual)),
     }

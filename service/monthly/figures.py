@@ -27,6 +27,8 @@ Timestamps are stored in UTC; days and hours shown are in ``policy.timezone``.
 from __future__ import annotations
 
 import calendar
+import json
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -65,6 +67,7 @@ from .model import (
 
 __all__ = ["Month", "company_summary", "leadership_urgent", "summary_language", "unit_report"]
 
+_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
 _TEXT_FIELDS = ("feedback", "market", "effect", "handled", "other", "stock", "products", "tech_issue")
 
 
@@ -72,12 +75,18 @@ class Month:
     """A calendar month ``YYYY-MM``: its first and last day, and its bounds in UTC for a time zone."""
 
     def __init__(self, key: str) -> None:
-        try:
-            year, month = (int(part) for part in key.split("-"))
-            self.first = date(year, month, 1)
-        except (ValueError, TypeError):
-            raise ValueError(f"{key!r} is not a month such as 2026-11") from None
+        # YYYY-MM with ASCII digits only: int() would read "26-11" as the year 26 and "２０２６"
+        # as 2026, and a report for the year 26 is a typo, not a month anyone meant.
+        match = _MONTH_RE.fullmatch(key) if isinstance(key, str) else None
+        if not match or not 1 <= int(match[2]) <= 12:
+            raise ValueError(f"{key!r} is not a month such as 2026-11 (YYYY-MM, a four-digit year)")
+        year, month = int(match[1]), int(match[2])
+        # The report reads the days around its month (the day after its last, the month
+        # before): a month at either end of the calendar has no such days.
+        if not (1 < year < 9999):
+            raise ValueError(f"{key!r} is outside the years 0002–9998 a report can cover")
         self.key = f"{year:04d}-{month:02d}"
+        self.first = date(year, month, 1)
         self.last = date(year, month, calendar.monthrange(year, month)[1])
 
     def utc_bounds(self, zone: ZoneInfo) -> tuple[str, str]:
@@ -111,7 +120,8 @@ def unit_report(db: Database, cfg: Config, unit_id: str, month: Month, *, genera
     customer_list = registry.load_customers(db, unit=unit_id)
     by_id = {c.id: c for c in customer_list}
 
-    first_sent = _first_sent(db, zone, unit_id, month.first.isoformat(), month.last.isoformat())
+    first_sent = _first_sent(db, zone, unit_id, month.first.isoformat(), month.last.isoformat(),
+                             reps=[rep.email for rep in reps])
     visits, rows = _visits(db, cfg, unit_id, month, by_id, name_of, first_sent)
     discipline, reporting = _discipline(db, cfg, unit_id, reps, month, last_due, first_sent)
     per_rep = _visits_per_rep(visits, reps, name_of)
@@ -161,7 +171,15 @@ def unit_report(db: Database, cfg: Config, unit_id: str, month: Month, *, genera
         handled=tuple(texts["handled"]), tech_issues=tuple(tech), urgent=tuple(urgent), gifts=tuple(gifts),
         gift_budget=budget, violations=tuple(violations), unmatched=tuple(unmatched),
         plan_vs_actual=tuple(plan_rows), visits_per_day=tuple(DayCount(d, n) for d, n in sorted(days.items())),
-        visits=tuple(rows))
+        days_off=_days_off(cfg, month), visits=tuple(rows))
+
+
+def _days_off(cfg: Config, month: Month) -> tuple[date, ...]:
+    """Return the month's days off as report discipline counts them (statutory holidays, 调休
+    make-up working days and the config's lists), for the visits-per-day chart to shade."""
+    working = set(WorkingDays(cfg.policy).working_days_in(month.first, month.last))
+    return tuple(month.first + timedelta(days=n) for n in range((month.last - month.first).days + 1)
+                 if month.first + timedelta(days=n) not in working)
 
 
 def summary_language(cfg: Config) -> str:
@@ -220,7 +238,7 @@ def company_summary(cfg: Config, month: Month, units: list[MonthlyReport], *, ge
         gift_budget=GiftBudget(periods[0], kpis.gift_spent, kpis.gift_budget) if periods else None,
         violations=joined("violations"), unmatched=joined("unmatched"),
         plan_vs_actual=tuple(PlanRow(r.unit.name, r.kpis.planned_visits, r.kpis.planned_done) for r in units),
-        visits_per_day=tuple(DayCount(d, n) for d, n in sorted(days.items())),
+        visits_per_day=tuple(DayCount(d, n) for d, n in sorted(days.items())), days_off=_days_off(cfg, month),
         units=tuple(UnitSummary(r.unit, r.kpis) for r in units), visits=joined("visits"))
 
 
@@ -302,16 +320,21 @@ def _discipline(db: Database, cfg: Config, unit_id: str, reps: list, month: Mont
     return rows, reporting
 
 
-def _first_sent(db: Database, zone: ZoneInfo, unit_id: str, low: str, high: str) -> dict[tuple[str, str], date]:
-    """Return the day each (rep, report date) from low to high (ISO, inclusive) was first sent.
+def _first_sent(db: Database, zone: ZoneInfo, unit_id: str, low: str, high: str,
+                reps: list[str] = ()) -> dict[tuple[str, str], date]:
+    """Return the day each (rep, report date) from low to high (ISO, inclusive) was first sent:
+    the reports stored under the unit and every report of ``reps`` (the unit's reps now).
 
     Replaced reports count: the first report of a day decides whether it came on time.
+    Discipline follows the rep, not the unit a report was stored under: a rep moved to this
+    unit mid-month reported the days before under his former unit, and was not missing then.
     """
     first: dict[tuple[str, str], date] = {}
     for rep, day, sent_at, received_at in db.execute(
             "SELECT r.rep, r.report_date, m.sent_at, COALESCE(m.delivered_at, m.received_at) "
             "FROM reports r JOIN messages m ON m.id = r.message "
-            "WHERE r.unit = ? AND r.report_date >= ? AND r.report_date <= ?", [unit_id, low, high]):
+            "WHERE (r.unit = ? OR r.rep IN (SELECT value FROM json_each(?))) "
+            "AND r.report_date >= ? AND r.report_date <= ?", [unit_id, json.dumps(list(reps)), low, high]):
         sent = _sent_day(sent_at, received_at, zone)
         if (rep, day) not in first or sent < first[(rep, day)]:
             first[(rep, day)] = sent

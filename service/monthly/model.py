@@ -457,6 +457,7 @@ class MonthlyReport:
     unmatched: tuple[UnmatchedName, ...] = ()
     plan_vs_actual: tuple[PlanRow, ...] = ()
     visits_per_day: tuple[DayCount, ...] = ()    # days without visits may be left out
+    days_off: tuple[date, ...] | None = None     # the month's days off (statutory calendar); None: weekends
     units: tuple[UnitSummary, ...] = ()          # company summary only
     visits: tuple[VisitRow, ...] = ()            # every visit of the month, for the .xlsx (see without_details)
 

@@ -17,6 +17,8 @@ line, not the daemon, whose scheduled run uses one process and keeps no pool).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -26,7 +28,8 @@ from ..config import Config
 from .figures import Month, unit_report
 from .model import MonthlyReport
 
-__all__ = ["Job", "keep", "pool", "render_units", "renderer", "spool_only", "unit_report", "write_summary"]
+__all__ = ["Job", "Staged", "archive_lock", "archived", "keep", "made_dir", "pool", "render_units", "renderer",
+           "spool_only", "unit_report", "write_summary"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +158,47 @@ def spool_only(report: MonthlyReport, job: Job):
 
     spool = job.spool_dir / f"{report.unit.id.encode().hex()}.rows"
     return spool, spool_visits(report, spool, words(job.summary_language))
+
+
+# --------------------------------------------------------------------------- the archive
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A report's files rendered in the staging folder (``docx``, ``xlsx``) and where they go
+    in the archive once the run owns the report (``final_docx``, ``final_xlsx``)."""
+
+    docx: Path
+    xlsx: Path
+    final_docx: Path
+    final_xlsx: Path
+
+    def move_into_place(self) -> None:
+        """Move the staged files over their archive places (the run recorded the report)."""
+        for staged, final in ((self.docx, self.final_docx), (self.xlsx, self.final_xlsx)):
+            made_dir(final.parent)
+            os.replace(staged, final)
+
+
+def archived(files, staging: tuple[Path, Path]) -> Staged:
+    """Return the Staged files of ``files`` written under ``staging`` = (staging folder, archive)."""
+    folder, archive = staging
+    return Staged(files.docx, files.xlsx, archive / Path(files.docx).relative_to(folder),
+                  archive / Path(files.xlsx).relative_to(folder))
+
+
+def made_dir(path: Path) -> Path:
+    """Make ``path`` (and its parents) when missing; return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def archive_lock(archive: Path):
+    """Hold the month's archive lock (an flock on ``<archive>/.lock``), waiting for another run's."""
+    with open(made_dir(archive) / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

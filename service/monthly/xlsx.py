@@ -30,7 +30,13 @@ from xml.sax.saxutils import escape, quoteattr
 __all__ = ["SheetWriter", "XlsxWriter", "column_letter", "read_templates", "templates", "write_templates"]
 
 CELL_LIMIT = 32767                       # Excel's longest cell text
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Bidirectional formatting characters a rep may paste (or plant): the embeddings and
+# overrides U+202A–202E, the isolates U+2066–2069, and the marks LRM/RLM/ALM. Word, LibreOffice
+# and Excel obey them, so "退货 \u202e12\u202c 件" would show as 退货 21 件; the reports' text is
+# Chinese and English (left to right), where they have no honest use. Removed here for the
+# workbook and by service.monthly.document._clean for the Word report.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_NOT_XML = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff{BIDI_CONTROLS}]")
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 _EPOCH_ORDINAL = date(1899, 12, 30).toordinal()   # Excel's day 0 in the 1900 date system
 _CHUNK = 512                             # rows per write to the zip stream
@@ -64,7 +70,8 @@ def column_letter(index: int) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Return text without the characters XML 1.0 cannot hold, cut to Excel's cell limit."""
+    """Return text without the characters XML 1.0 cannot hold and without bidirectional
+    controls (BIDI_CONTROLS), cut to Excel's cell limit."""
     # isprintable() is false for every control character, surrogate and non-character (and for
     # \n and \t, which the slower pattern then keeps): most text skips the pattern.
     if not text.isprintable():

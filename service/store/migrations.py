@@ -492,3 +492,21 @@ def outbox_topic(db: Database) -> None:
     db.execute("CREATE INDEX outbox_topics ON outbox(correspondent, created_at, answer, topic, thread)")
     db.execute("DROP INDEX outbox_thread")
     db.execute("CREATE INDEX outbox_thread ON outbox(thread, correspondent, answer)")
+
+
+@migrations(name="0011_monthly_review_held")
+def monthly_review_held(db: Database) -> None:
+    # The head's 不同意 / 驳回 on a monthly report's draft (issue 11): the draft is held back –
+    # it never goes up after the review hours – until the head sends a corrected .docx or 同意.
+    db.execute("ALTER TABLE monthly_reports ADD COLUMN held_at TEXT")          # UTC; NULL: not held
+    db.execute("ALTER TABLE monthly_reports ADD COLUMN held_by_message INTEGER REFERENCES messages(id)")
+    db.execute("ALTER TABLE monthly_reports ADD COLUMN held_comment TEXT")     # the head's words after 不同意
+    # A month's report is owed from installed_at on (scheduler.months_owed): an installation
+    # upgraded to the monthly report (0009) owes no month from before that, so installed_at
+    # may not lie before it (on a new installation the two are milliseconds apart).
+    db.execute("""
+        UPDATE service_state SET value = (
+            SELECT REPLACE(applied_at, ' ', 'T') FROM _sqlite_migrations WHERE name = '0009_monthly_reports')
+        WHERE key = 'installed_at' AND value < (
+            SELECT REPLACE(applied_at, ' ', 'T') FROM _sqlite_migrations WHERE name = '0009_monthly_reports')
+    """)

@@ -52,7 +52,20 @@ def by_mail(db: Database, message_id: str, *, purpose: str | None = None) -> dic
     return by_id(db, row[0]) if row else None
 
 
+def hold(db: Database, report: int, *, comment: str, cause: int | None) -> None:
+    """Record that the head rejected the draft of ``report``: it waits for the head, never sent on a timeout."""
+    db.execute("UPDATE monthly_reports SET held_at = ?, held_by_message = ?, held_comment = ? WHERE id = ?",
+               [now(), cause, comment, report])
+
+
 def review_overdue(db: Database, at_utc: str) -> list[dict]:
-    """Return the reports still in review whose answer was due before ``at_utc`` (ISO UTC)."""
-    return list(db.query("SELECT * FROM monthly_reports WHERE state = 'review' AND review_due_at <= ? ORDER BY id",
-                         [at_utc]))
+    """Return the reports still in review whose answer was due before ``at_utc`` (ISO UTC), except
+    those the head rejected (held: they wait for the head's corrected .docx or 同意)."""
+    return list(db.query("SELECT * FROM monthly_reports WHERE state = 'review' AND review_due_at <= ? "
+                         "AND held_at IS NULL ORDER BY id", [at_utc]))
+
+
+def listing(db: Database, month: str | None = None) -> list[dict]:
+    """Return the reports (of ``month``, or every month), newest month first, units in order."""
+    return list(db.query("SELECT * FROM monthly_reports WHERE ? IS NULL OR month = ? ORDER BY month DESC, unit",
+                         [month, month]))

@@ -7,8 +7,11 @@ the previous month is computed (``service.monthly.figures``), written as .docx +
 - with ``policy.monthly.review`` (the default) the unit head gets the draft and answers by
   reply: ``同意`` / ``approve`` sends it to leadership as it is; a reply with an edited .docx
   attached sends that file instead (it must be a Word .docx within the attachment limits,
-  otherwise the head is told why and the draft waits); no answer within
-  ``policy.monthly.review_hours`` sends the draft as it is, and the mail says so;
+  otherwise the head is told why and the draft waits); ``不同意`` / ``驳回`` / ``reject`` holds
+  the draft back – it never goes up on its own – until the head sends a corrected .docx or
+  ``同意`` (the head is told so); no answer within ``policy.monthly.review_hours`` (counted
+  from the run's time) sends the draft as it is, and the mail says so. The unit's head as
+  config says now reviews, not the head the draft was first mailed to;
 - without review it goes to leadership at once.
 Leadership gets the unit's report with the head in CC; the company summary goes to
 leadership directly. A report exists once per unit and month (a UNIQUE row), so reruns,
@@ -17,8 +20,6 @@ restarts and a manual ``--send`` never send one twice; every version sent is arc
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import io
 import logging
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from ..classify import TAG_RE
 from ..context import Context
+from ..errors import VisitflowError
 from ..inbound.mime import DecodedMessage
 from ..monthly import runs
 from ..monthly.figures import (
@@ -43,6 +45,7 @@ from ..outbound.outbox import FileAttachment
 from ..reading.doctype import DOCX, sniff
 from ..reading.replies import Decision
 from ..store import monthly
+from ..store.answers import NOTE
 from ..store.cards import archive_problem
 from ..store.db import transaction
 from ..store.messages import audit
@@ -94,6 +97,8 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
     unknown unit id.
     """
     cfg = ctx.cfg
+    if send:
+        not_over(month, at.astimezone(cfg.policy.zone))
     chosen = list(units) if units else list(cfg.organisation.units)
     for unit_id in chosen:
         cfg.organisation.units[unit_id]  # noqa: B018 - an unknown unit fails before any work
@@ -101,13 +106,44 @@ def make_reports(ctx: Context, month: Month, *, at: datetime, send: bool, units:
     # The archive holds what was reviewed and sent: a preview must never overwrite a draft
     # awaiting its head's answer, so it goes to its own folder.
     target_dir = archive if send else Path(out_dir) if out_dir is not None else preview_dir(ctx, month)
-    with _archive_lock(archive) if send else contextlib.nullcontext():
-        return _make(ctx, month, chosen, at=at, send=send, every_unit=units is None or set(chosen) == set(
-            cfg.organisation.units), target_dir=target_dir, progress=progress, workers=workers)
+    every_unit = units is None or set(chosen) == set(cfg.organisation.units)
+    if not send:
+        return _make(ctx, month, chosen, at=at, send=False, every_unit=every_unit, target_dir=target_dir,
+                     staging=None, progress=progress, workers=workers)
+    with runs.archive_lock(archive):
+        # Rendered into a staging folder of the archive, and moved into place only for a report
+        # this run recorded (monthly.create returned its row): a run racing another one – the
+        # lock only orders runs that take it, and another may have recorded a report after this
+        # one looked – never overwrites the draft the head was sent.
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=archive))
+        try:
+            return _make(ctx, month, chosen, at=at, send=True, every_unit=every_unit, target_dir=staging,
+                         staging=(staging, archive), progress=progress, workers=workers)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class MonthNotOver(VisitflowError):
+    """A month not over yet cannot be sent: its report would stand for the month in the archive."""
+
+
+def not_over(month: Month, at: datetime) -> None:
+    """Raise MonthNotOver when ``month`` has not ended by ``at`` (its zone's day), else return.
+
+    A report sent for a month still running is recorded as the month's (once per unit and
+    month), so the schedule's run after the month would find it made and the full month would
+    never go up. A preview (no send) of the current month stays allowed.
+    """
+    today = at.date()  # the caller gives ``at`` in the policy zone
+    if month.last >= today:
+        raise MonthNotOver(f"--send: {month.key} is not over yet (its last day is {month.last.isoformat()}); "
+                           f"it can be sent from {(month.last + timedelta(days=1)).isoformat()}, "
+                           "without --send only a preview is written")
 
 
 def _make(ctx: Context, month: Month, chosen: list[str], *, at: datetime, send: bool, every_unit: bool,
-          target_dir: Path, progress: Callable[[str], None] | None, workers: int) -> list[Made]:
+          target_dir: Path, staging: tuple[Path, Path] | None, progress: Callable[[str], None] | None,
+          workers: int) -> list[Made]:
     cfg = ctx.cfg
     as_of = at.astimezone(cfg.policy.zone).date()
     todo = [u for u in chosen if not (send and monthly.get(ctx.db, u, month.key))]
@@ -117,7 +153,7 @@ def _make(ctx: Context, month: Month, chosen: list[str], *, at: datetime, send: 
     reports: list[MonthlyReport] = []
     # The company's workbook lists every unit's visits: each unit's rows, formatted once for
     # its own workbook, are kept in a spool file here and copied into the company's.
-    spool_dir = Path(tempfile.mkdtemp(prefix=".visits-", dir=_made_dir(target_dir))) if with_summary else None
+    spool_dir = Path(tempfile.mkdtemp(prefix=".visits-", dir=runs.made_dir(target_dir))) if with_summary else None
     job = runs.Job(ctx.cfg, month, at, as_of, target_dir, spool_dir, summary_language(cfg))
     try:
         with runs.pool(workers, len(todo), job) as pool:
@@ -126,7 +162,7 @@ def _make(ctx: Context, month: Month, chosen: list[str], *, at: datetime, send: 
         for unit_id in chosen:
             if unit_id in rendered:
                 report, files, rows = rendered[unit_id]
-                made.append(_record_unit(ctx, report, files, cause=None) if send
+                made.append(_record_unit(ctx, report, runs.archived(files, staging), cause=None) if send
                             else Made(unit_id, files.docx, files.xlsx, "written"))
             else:  # sent before: its figures and visits still count in the company summary
                 made.append(Made(unit_id, None, None, "exists"))
@@ -148,7 +184,7 @@ def _make(ctx: Context, month: Month, chosen: list[str], *, at: datetime, send: 
                 summary = company_summary(cfg, month, reports, generated_at=at,
                                           own_urgent=leadership_urgent(ctx.db, cfg, month), keep=runs.keep())
                 files = runs.write_summary(summary, target_dir / "company", spooled, fork=workers > 1)
-                made.append(_record_summary(ctx, summary, files) if send
+                made.append(_record_summary(ctx, summary, runs.archived(files, staging)) if send
                             else Made(monthly.COMPANY, files.docx, files.xlsx, "written"))
             if progress:
                 progress(monthly.COMPANY)
@@ -158,30 +194,27 @@ def _make(ctx: Context, month: Month, chosen: list[str], *, at: datetime, send: 
     return made
 
 
-def _made_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@contextlib.contextmanager
-def _archive_lock(archive: Path):
-    """Hold the month's archive lock (an flock on ``<archive>/.lock``), waiting for another run's."""
-    with open(_made_dir(archive) / ".lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def preview_dir(ctx: Context, month: Month) -> Path:
     """Return where a run without ``send`` writes by default: ``storage.reports_dir/preview/<month>``."""
     return ctx.cfg.storage.reports_dir / "preview" / month.key
 
 
 def scheduled_run(ctx: Context, at: datetime) -> str:
-    """The ``monthly_report`` job: make and send the previous month's reports; return a summary."""
-    month = Month(at.astimezone(ctx.cfg.policy.zone).strftime("%Y-%m")).previous()
+    """The ``monthly_report`` job: make and send the previous month's reports, and first those of
+    each earlier month whose run was missed (``scheduler.months_owed``); return a summary."""
+    from ..scheduler import months_owed, record_run
+
+    local = at.astimezone(ctx.cfg.policy.zone)
+    month = Month(f"{local.year:04d}-{local.month:02d}").previous()
+    parts = []
+    for key in months_owed(ctx, month.key):
+        parts.append(_run_month(ctx, Month(key), at))
+        record_run(ctx, "monthly_report", key)  # the month's own run, as if the schedule had made it
+    parts.append(_run_month(ctx, month, at))
+    return "; ".join(parts)
+
+
+def _run_month(ctx: Context, month: Month, at: datetime) -> str:
     made = make_reports(ctx, month, at=at, send=True)
     counts: dict[str, int] = {}
     for m in made:
@@ -201,14 +234,18 @@ def _record_unit(ctx: Context, report: MonthlyReport, files, *, cause: int | Non
     cfg = ctx.cfg
     unit = cfg.organisation.units[report.unit.id]
     review = cfg.policy.monthly.review
-    due = (datetime.now(timezone.utc) + timedelta(hours=cfg.policy.monthly.review_hours)) if review else None
+    # Counted from the run's time (``report.generated_at``, the ``at`` of ``jobs run --at``), as
+    # everything else in the run is, not from the wall clock.
+    due = (report.generated_at.astimezone(timezone.utc) + timedelta(hours=cfg.policy.monthly.review_hours)
+           if review else None)
     with transaction(ctx.db):
         row = monthly.create(ctx.db, unit=unit.id, month=report.month, state="review" if review else "sent",
-                             head=unit.head.email, draft_docx=_relative(ctx, files.docx),
-                             draft_xlsx=_relative(ctx, files.xlsx),
+                             head=unit.head.email, draft_docx=_relative(ctx, files.final_docx),
+                             draft_xlsx=_relative(ctx, files.final_xlsx),
                              review_due_at=due.isoformat(timespec="milliseconds") if due else None)
-        if row is None:
-            return Made(unit.id, files.docx, files.xlsx, "exists")
+        if row is None:  # another run recorded it first: its files stay as they are
+            return Made(unit.id, None, None, "exists")
+        files.move_into_place()
         if review:
             message_id = ctx.send(
                 "monthly_review", to=[unit.head.email], cause_message=cause,
@@ -221,17 +258,18 @@ def _record_unit(ctx: Context, report: MonthlyReport, files, *, cause: int | Non
         else:
             _send_up(ctx, row, row["draft_docx"], sent_as="draft", cause=cause, report=report)
     ctx.notify_sender()
-    return Made(unit.id, files.docx, files.xlsx, "review" if review else "sent")
+    return Made(unit.id, files.final_docx, files.final_xlsx, "review" if review else "sent")
 
 
 def _record_summary(ctx: Context, summary: MonthlyReport, files) -> Made:
     leaders = [p.email for p in ctx.cfg.organisation.leadership]
     with transaction(ctx.db):
         row = monthly.create(ctx.db, unit=monthly.COMPANY, month=summary.month, state="sent", head=None,
-                             draft_docx=_relative(ctx, files.docx), draft_xlsx=_relative(ctx, files.xlsx),
+                             draft_docx=_relative(ctx, files.final_docx), draft_xlsx=_relative(ctx, files.final_xlsx),
                              review_due_at=None)
         if row is None:
-            return Made(monthly.COMPANY, files.docx, files.xlsx, "exists")
+            return Made(monthly.COMPANY, None, None, "exists")
+        files.move_into_place()
         if leaders:
             message_id = ctx.send("monthly_summary", to=leaders,
                                   attachments=_attachments(ctx, row["draft_docx"], row["draft_xlsx"]),
@@ -241,7 +279,7 @@ def _record_summary(ctx: Context, summary: MonthlyReport, files) -> Made:
         audit(ctx.db, subject=f"monthly:{row['id']}", action="sent", reason=f"company summary {summary.month}",
               actor="scheduler")
     ctx.notify_sender()
-    return Made(monthly.COMPANY, files.docx, files.xlsx, "sent")
+    return Made(monthly.COMPANY, files.final_docx, files.final_xlsx, "sent")
 
 
 def _send_up(ctx: Context, row: dict, docx: str, *, sent_as: str, cause: int | None,
@@ -250,7 +288,7 @@ def _send_up(ctx: Context, row: dict, docx: str, *, sent_as: str, cause: int | N
     cfg = ctx.cfg
     unit = cfg.organisation.units.get(row["unit"])
     leaders = [p.email for p in cfg.organisation.leadership]
-    head = row["head"]
+    head = current_head(ctx, row)
     to = leaders or [head]
     message_id = ctx.send(
         "monthly_report", to=to, cc=[head] if head and head not in to else [], cause_message=cause,
@@ -288,7 +326,8 @@ def find_target(ctx: Context, msg: DecodedMessage) -> Target | None:
 
 
 def on_reply(ctx: Context, inbound: Inbound, target: Target, decision: Decision) -> Outcome:
-    """Send the draft up on 同意, send the head's edited .docx instead, or say why neither can be."""
+    """Send the draft up on 同意, send the head's edited .docx instead, hold it back on 不同意 / 驳回,
+    or say why none of these can be."""
     msg = inbound.msg
     report = target.report
     rid = report["id"]
@@ -303,6 +342,8 @@ def on_reply(ctx: Context, inbound: Inbound, target: Target, decision: Decision)
         edited, refusal = _edited_docx(ctx, files)
         if edited is not None and edited == _draft(ctx, report):
             edited = None  # the draft sent back unchanged ("reply with attachments") is no edit
+    if refusal is None and edited is None and decision.decision == "reject":
+        return _hold(ctx, inbound, report, decision, unit_name)
     if refusal is None and edited is None and decision.decision != "approve":
         reply_to_sender(ctx, inbound, "monthly_no_decision", report_id=rid, unit_name=unit_name,
                         month=report["month"], token=report["token"])
@@ -323,13 +364,44 @@ def on_reply(ctx: Context, inbound: Inbound, target: Target, decision: Decision)
     return Outcome("processed", f"M-{rid}: approved by {msg.from_addr}, sent to leadership")
 
 
+def _hold(ctx: Context, inbound: Inbound, report: dict, decision: Decision, unit_name: str) -> Outcome:
+    """Hold the draft back on the head's rejection and tell the head how to send it later.
+
+    Article 10 has the head compile the report: a draft the head refused must not reach
+    leadership, not even after the review hours (``monthly.review_overdue`` skips it). It waits
+    for the head's corrected .docx or 同意, in reply to the review mail, as before.
+    """
+    rid = report["id"]
+    comment = decision.comment.strip()
+    monthly.hold(ctx.db, rid, comment=comment, cause=inbound.id)
+    audit(ctx.db, subject=f"monthly:{rid}", action="held", reason=f"the head rejected the draft: {comment or '—'}",
+          actor=inbound.msg.from_addr, message=inbound.id)
+    reply_to_sender(ctx, inbound, "monthly_held", answer=NOTE, report_id=rid, unit_name=unit_name,
+                    month=report["month"], token=report["token"], comment=comment)
+    return Outcome("processed", f"M-{rid}: the head rejected the draft; held back until a corrected .docx or 同意")
+
+
+def current_head(ctx: Context, report: dict) -> str | None:
+    """Return who reviews ``report`` now: its unit's head in config (the head it was made for
+    when the unit is gone from config), None for the company summary."""
+    if report["unit"] == monthly.COMPANY:
+        return None
+    unit = ctx.cfg.organisation.units.get(report["unit"])
+    return unit.head.email if unit and unit.head else report["head"]
+
+
 def _refusal(ctx: Context, msg: DecodedMessage, target: Target) -> str | None:
     report = target.report
     ambiguous = identity_problem(msg)
     if ambiguous:
         return ambiguous
-    if report["unit"] == monthly.COMPANY or msg.from_addr != report["head"]:
-        return f"not_head: only the unit head ({report['head'] or 'none'}) reviews monthly report M-{report['id']}"
+    # The unit's head as config says now decides, not the one the draft was first mailed to:
+    # after a change of head the former one no longer speaks for the unit.
+    head = current_head(ctx, report)
+    if head is None or msg.from_addr != head:
+        former = (f"; {report['head']} was its head when the draft was made"
+                  if head and report["head"] and msg.from_addr == report["head"] else "")
+        return f"not_head: only the unit head ({head or 'none'}) reviews monthly report M-{report['id']}{former}"
     if not target.by_reference and report["token"] not in (msg.text + msg.html + msg.subject):
         return "no_token: the reply neither references the review mail nor carries its code"
     unauthenticated = authentication_problem(msg, ctx.cfg)
