@@ -13,10 +13,12 @@ after it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -195,7 +197,7 @@ class Preparer:
                 stream.flush()
         self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_init_worker,
-                                         initargs=(self.cfg, self.readers, self.drafters))
+                                         initargs=(self.cfg, self.readers, self.drafters, os.getpid()))
         log.info("backlog: %d worker process(es) prepare the mail", self.workers)
         return self._pool
 
@@ -230,9 +232,30 @@ def default_workers() -> int:
 _worker: tuple[Config, Mapping[str, Reader], Drafter] | None = None
 
 
-def _init_worker(cfg: Config, readers: Mapping[str, Reader], drafters: Mapping[str, Callable]) -> None:
+def _init_worker(cfg: Config, readers: Mapping[str, Reader], drafters: Mapping[str, Callable], parent: int) -> None:
     global _worker
+    _die_with(parent)
+    # The parent's handlers came with the fork (the daemon's SIGTERM only sets a flag): a
+    # worker stops when told to, and leaves Ctrl-C to the parent, which ends the pool.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = (cfg, readers, Drafter(cfg, drafters))
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the process that forked it ends, however it ends (SIGKILL too).
+
+    A forked worker holds both ends of its task pipe, so it would never read an end of file
+    and would wait forever as an orphan: Linux's parent-death signal (prctl(2)
+    PR_SET_PDEATHSIG) kills it instead. A parent that died before the call is seen by its pid.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _prepare_chunk(raws: Sequence[bytes]) -> list[Prepared]:
