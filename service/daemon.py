@@ -84,7 +84,7 @@ class Daemon:
             raise IdleInterrupted()
 
     def _intake_loop(self) -> None:
-        intake = Intake(self.ctx)
+        intake = Intake(self.ctx, stopping=self.stopping)
         delay = 1.0
         while not self.stopping.is_set():
             try:
@@ -161,7 +161,7 @@ class Daemon:
             while not self.stopping.is_set():
                 self.ctx.outbox_ready.clear()
                 try:
-                    smtp.send_due(ctx.db, ctx.cfg.smtp, envelope_from)
+                    smtp.send_due(ctx.db, ctx.cfg.smtp, envelope_from, stopping=self.stopping)
                 except sqlite3.Error as exc:
                     log.error("database error in the outbox sender (%s: %s); nothing sent, retrying in 5 s",
                               type(exc).__name__, exc)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import resource
+import threading
 import time
 import traceback
 from collections import defaultdict
@@ -82,9 +83,12 @@ class Intake:
     """Runs the inbound pipeline for one context, on the caller's thread and database connection."""
 
     def __init__(self, ctx: Context, *, handlers: Mapping[str, Handler] | None = None,
-                 readers: Mapping[str, Reader] | None = None, workers: int | None = None) -> None:
-        """``workers``: processes that prepare a backlog (default: one per CPU; 0: none)."""
+                 readers: Mapping[str, Reader] | None = None, workers: int | None = None,
+                 stopping: threading.Event | None = None) -> None:
+        """``workers``: processes that prepare a backlog (default: one per CPU; 0: none).
+        ``stopping``: once set, no further batch is taken in (the daemon's stop flag)."""
         self.ctx = ctx
+        self.stopping = stopping
         self.handlers = handlers or default_handlers()
         self.readers = default_readers() if readers is None else readers
         self.drafters = default_drafters()
@@ -98,7 +102,7 @@ class Intake:
         inbox = self.folders.inbox
         uidvalidity = conn.select(inbox)
         last_uid = self._last_uid(uidvalidity)
-        while True:
+        while not self._stopping():
             sizes = conn.sizes_after(last_uid)
             if not sizes:
                 break
@@ -135,6 +139,13 @@ class Intake:
                 waiting = None  # the batch being prepared while the one before is taken in
                 fetch = imap.submit(_fetch, batches[0], size)
                 for n, batch in enumerate(batches):
+                    if self._stopping():
+                        # What is fetched and not taken in was never recorded: the next start
+                        # fetches it again. What is settled is still moved below.
+                        log.info("stopping in a backlog: %d of %d batches left for the next start",
+                                 len(batches) - n + (1 if waiting else 0), len(batches))
+                        waiting = None
+                        break
                     fetched, fetch = fetch.result(), None
                     raws = [item.raw for item in fetched]
                     if sum(sizes[uid] for uid in batch) > FETCH_BYTES:
@@ -198,6 +209,9 @@ class Intake:
             settled = {k: v - before[0].get(k, 0) for k, v in result.settled.items() if v != before[0].get(k, 0)}
             log.info("%s: %d message(s) up to UID %d recorded, settled %s, %d failed", folder,
                      result.fetched - before[2], watermark, settled, result.failed - before[1])
+
+    def _stopping(self) -> bool:
+        return self.stopping is not None and self.stopping.is_set()
 
     def process_pending(self, result: PollResult) -> None:
         """Process recorded messages not yet settled: new ones now, failed ones after their delay."""

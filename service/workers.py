@@ -42,6 +42,9 @@ Reader = Callable[[DecodedMessage, Config], object]
 # Mails per task sent to a worker: large enough that the pipe's round trip is paid rarely,
 # small enough that both workers get a share of a 100-mail batch at once.
 CHUNK = 10
+# Seconds a chunk may take before its worker counts as hung. A chunk of ordinary mail takes
+# milliseconds; ten old Word forms converted by LibreOffice take a few seconds each.
+PATIENCE = 60.0
 
 
 @dataclass(frozen=True)
@@ -157,10 +160,26 @@ class Preparer:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            gc.unfreeze()
+        self._end_pool()
+
+    def _end_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self._broken:
+            # A hung worker would never finish its task: kill them all (by the pool's own
+            # record of its processes; the executor offers no public way before Python 3.14).
+            processes = list(getattr(pool, "_processes", {}).values())
+            for process in processes:
+                with contextlib.suppress(Exception):
+                    process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                with contextlib.suppress(Exception):
+                    process.join(5)
+        else:
+            pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
 
     def submit(self, raws: Sequence[bytes]) -> "_Handle":
         """Start preparing ``raws``; in this process when there is no pool or too little to share."""
@@ -170,18 +189,19 @@ class Preparer:
         try:
             futures = [pool.submit(_prepare_chunk, raws[i:i + CHUNK]) for i in range(0, len(raws), CHUNK)]
         except BrokenProcessPool as exc:
-            self.broke(exc)
+            self.broke(f"a worker process died ({exc})")
             return _Handle(self, raws, None)
         return _Handle(self, raws, futures)
 
     def prepare_here(self, raws: Sequence[bytes]) -> list[Prepared]:
         return [prepare(raw, self.cfg, self.readers) for raw in raws]
 
-    def broke(self, exc: BaseException) -> None:
+    def broke(self, why: str) -> None:
+        """Prepare the rest of the backlog here: the pool lost a worker (``why`` says how)."""
         if not self._broken:
-            log.warning("a worker process died (%s: %s); the rest of the backlog is prepared in this process",
-                        type(exc).__name__, exc)
+            log.warning("%s; the rest of the backlog is prepared in this process", why)
         self._broken = True
+        self._end_pool()
 
     def _start(self) -> ProcessPoolExecutor:
         # Fork, so a worker starts in a millisecond with every module and the config already
@@ -213,9 +233,13 @@ class _Handle:
         if self._pending is None:
             return self._preparer.prepare_here(self._raws)
         try:
-            return [item for future in self._pending for item in future.result()]
+            # Chunks finish in milliseconds; one that gives no answer for PATIENCE seconds is
+            # held by a hung worker (a lock inherited in a locked state, a stopped process).
+            return [item for future in self._pending for item in future.result(timeout=PATIENCE)]
         except BrokenProcessPool as exc:
-            self._preparer.broke(exc)
+            self._preparer.broke(f"a worker process died ({exc})")
+        except TimeoutError:
+            self._preparer.broke(f"a worker process gave no answer in {PATIENCE:.0f} s")
         except Exception as exc:  # noqa: BLE001 - a failing worker costs time, not mail
             log.warning("worker processes failed (%s: %s); preparing the batch here", type(exc).__name__, exc)
         return self._preparer.prepare_here(self._raws)

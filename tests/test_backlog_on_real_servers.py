@@ -65,3 +65,22 @@ def test_a_backlog_is_prepared_by_workers_and_moved_in_groups_and_leaves_no_proc
 ])
 def test_uids_are_sent_as_an_imap_sequence_set_of_ranges(uids, expected):
     assert sequence_set(uids) == expected
+
+
+@pytest.mark.mail
+def test_a_sender_told_to_stop_sends_what_it_claimed_and_leaves_the_rest_queued(mail_sandbox, mail_env, ctx):
+    import threading
+
+    from service.outbound import smtp
+    from service.store.db import transaction
+
+    with transaction(ctx.db):
+        for n in range(smtp.BATCH * 2 + 7):
+            ctx.send("help", to=["li.lei@visitflow.test"], original_subject=f"mail {n}", sender_name="李雷",
+                     problem=None)
+    stopping = threading.Event()
+    stopping.set()  # the daemon's SIGTERM arrived while this round was under way
+    assert smtp.send_due(ctx.db, ctx.cfg.smtp, ctx.cfg.service_address, stopping=stopping) == smtp.BATCH
+    states = dict(ctx.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
+    assert states == {"sent": smtp.BATCH, "queued": smtp.BATCH + 7}
+    assert ctx.db.execute("SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL").fetchone()[0] == 0

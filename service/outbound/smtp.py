@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import smtplib
+import threading
 import ssl
 from datetime import datetime, timedelta, timezone
 
@@ -163,11 +164,13 @@ def _alive(holder: str) -> bool:
     return True
 
 
-def send_due(db: Database, server: MailServer, envelope_from: str) -> int:
+def send_due(db: Database, server: MailServer, envelope_from: str, *, stopping: threading.Event | None = None) -> int:
     """Send every due outbox mail over one connection; returns how many were accepted.
 
     Rows are claimed before they are sent, so concurrent senders never send one mail twice.
-    Raises sqlite3.Error when the database cannot be written (then nothing is sent).
+    Once ``stopping`` is set no more rows are claimed: the claimed ones (at most BATCH) are
+    sent, the rest wait for the next start. Raises sqlite3.Error when the database cannot
+    be written (then nothing is sent).
     """
     claimant = new_claimant()
     rows = claim_due(db, claimant)
@@ -190,7 +193,7 @@ def send_due(db: Database, server: MailServer, envelope_from: str) -> int:
                 for row in rows:
                     if _send_one(db, client, row, envelope_from):
                         sent += 1
-                rows = claim_due(db, claimant)
+                rows = [] if stopping is not None and stopping.is_set() else claim_due(db, claimant)
         except (OSError, smtplib.SMTPException) as exc:
             # The failing row was already rescheduled; the rest wait for the next round.
             log.warning("SMTP connection lost after %d sent: %s", sent, exc)

@@ -54,17 +54,18 @@ def judge(payload: bytes, *, max_bytes: int, max_unzipped: int, damage: str = ""
     return CardVerdict(problem is None, problem or "")
 
 
-def store_file(cards_dir: Path, payload: bytes) -> tuple[str, Path | None]:
-    """Write payload under its SHA-256 (atomically, once); return the hash and the path written.
+def store_file(cards_dir: Path, payload: bytes) -> tuple[str, Path]:
+    """Write payload under its SHA-256 (atomically, once); return the hash and the file's path.
 
-    The path is None when the file was there already. A written file is not yet synced: the
-    caller hands it to store.db.sync_to_disk before anything depends on it surviving a power
-    cut (the intake does, before it moves the mail out of the inbox). Raises OSError.
+    The file is not synced here: the caller hands the path to store.db.sync_to_disk before
+    anything depends on it surviving a power cut (the intake does, before it moves the mail
+    out of the inbox) – also when the file was there already, since a run that crashed may
+    have written it and never synced it. Raises OSError.
     """
     digest = hashlib.sha256(payload).hexdigest()
     target = cards_dir / digest[:2] / digest
     if target.exists():
-        return digest, None
+        return digest, target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(payload)

@@ -8,6 +8,7 @@ locked" half-way through a read-then-write.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -40,9 +41,12 @@ def open_db(path: str | Path) -> Database:
     # time: about 15 % of a backlog's processing time. 10,000 pages (40 MB) stays a
     # backstop that keeps the log from growing without bound.
     db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-    with transaction(db):
-        pass  # waits for a concurrent migrator to finish before looking at the schema
-    migrations.apply(db)
+    # One migrator at a time: two processes opening a new database at once (the daemon and a
+    # command) would both create the migrations table. The first migration switches to WAL,
+    # which no transaction may do, so the lock is a file's, not the database's.
+    with open(path.with_name(path.name + ".migrating"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        migrations.apply(db)
     return db
 
 
@@ -79,7 +83,7 @@ def sync_to_disk(database: str | Path, files: Iterable[str | Path] = ()) -> None
     Raises OSError when the disk fails a sync.
     """
     folders: set[str] = set()
-    for path in files:
+    for path in dict.fromkeys(map(str, files)):  # each once, in order
         _fsync(path)
         folder = os.path.dirname(path)
         folders.update((folder, os.path.dirname(folder)))  # its folder may be new as well

@@ -153,9 +153,8 @@ def _keep_cards(ctx: Context, inbound: Inbound, report: DailyReport, report_id: 
                               max_unzipped=policy.max_unzipped_bytes, damage=attachment.damage)
         digest = None
         if verdict.kept:
-            digest, written = cards.store_file(ctx.cfg.storage.cards_dir, attachment.payload)
-            if written is not None:
-                ctx.unsynced.append(str(written))
+            digest, path = cards.store_file(ctx.cfg.storage.cards_dir, attachment.payload)
+            ctx.unsynced.append(str(path))
         cards.record(ctx.db, message=inbound.id, report=report_id, filename=attachment.filename or "attachment",
                      content_type=attachment.content_type, size=len(attachment.payload), sha256=digest,
                      verdict=verdict)
