@@ -8,8 +8,6 @@ are strict xfails naming what is wrong; attacks that held up stay as regression 
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 import signal

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from .conftest import append_raw, folder_messages, wait_for
+from .test_attacks_backlog import _alive as alive
+from .test_attacks_backlog import _processes_naming as processes_naming
 from .test_pipeline_on_real_servers import db_rows, states
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -47,24 +49,6 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def processes_naming(marker: str) -> list[int]:
-    """Return the live processes whose command line holds ``marker`` (a test's config path)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and alive(int(entry.name)):
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def kill_leftovers(config_file: Path) -> list[int]:

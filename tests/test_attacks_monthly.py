@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import zipfile
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -44,7 +44,7 @@ from service.store.db import transaction
 from service.workflows.monthly_report import make_reports, send_overdue_reviews
 
 from .conftest import FIXTURES
-from .monthly_month import CST, HAN, LI, Mailer, daily_body, mail, utc_text
+from .monthly_month import CST, LI, Mailer, daily_body, mail, utc_text
 from .monthly_sample import sample_report
 
 HEAD = "wang.fang@visitflow.test"
