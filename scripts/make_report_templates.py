@@ -45,7 +45,7 @@ from docx.shared import Mm, Pt, RGBColor
 REPO = Path(__file__).resolve().parents[1]
 # The Word forms' builder beside this script: the same fixed time and reproducible zip.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_forms import FIXED_TIME, reproducible_zip  # noqa: E402
+from make_forms import FIXED_TIME, reproducible_zip, set_table_width  # noqa: E402
 EAST_ASIAN_FONT = "Noto Sans CJK SC"
 EAST_ASIAN_ALT = "Microsoft YaHei"     # what Word substitutes when Noto is missing (微软雅黑)
 LATIN_FONT = "Arial"
@@ -360,22 +360,9 @@ def _shade(cell, fill: str) -> None:
 
 
 def _widths(table, widths_mm: list[float]) -> None:
-    """Fixed layout with widths on the grid (LibreOffice) and on every cell (Word)."""
+    """The forms' fixed layout (make_forms.set_table_width), shrunk to the text width if wider."""
     scale = TEXT_WIDTH_MM / sum(widths_mm) if sum(widths_mm) > TEXT_WIDTH_MM else 1.0
-    widths_mm = [w * scale for w in widths_mm]
-    table.autofit = False
-    tbl_pr = table._tbl.tblPr
-    tbl_w = tbl_pr.find(qn("w:tblW"))
-    if tbl_w is None:
-        tbl_w = OxmlElement("w:tblW")
-        tbl_pr.append(tbl_w)
-    tbl_w.set(qn("w:w"), str(int(Mm(sum(widths_mm)).twips)))
-    tbl_w.set(qn("w:type"), "dxa")
-    for column, width in zip(table.columns, widths_mm):
-        column.width = Mm(width)
-    for row in table.rows:
-        for cell, width in zip(row.cells, widths_mm):
-            cell.width = Mm(width)
+    set_table_width(table, [w * scale for w in widths_mm])
 
 
 def _field(paragraph, instruction: str) -> None:

@@ -43,7 +43,7 @@ from .inbound.mime import DecodedMessage, decode_message
 from .memory import release_memory
 from .reading.parse import ReadResult, read_fields
 from .store import messages
-from .store.db import now, open_db, sync_to_disk, transaction
+from .store.db import now, sync_to_disk, transaction
 from .workers import Prepared, Preparer, Reader, default_workers
 from .workflows import Handler, Inbound, Outcome, default_drafters, default_handlers, default_readers
 
@@ -131,7 +131,7 @@ class Intake:
         backlog = len(batches) > 1
         taker = _Taker(self, uidvalidity, last_uid, result)
         cpu = _CpuClock()
-        with _ImapRunner(conn, self.ctx, threaded=backlog) as imap, \
+        with _ImapRunner(conn, threaded=backlog) as imap, \
                 Preparer(self.ctx.cfg, self.readers, workers=self.workers if backlog else 0,
                          drafters=self.drafters) as preparer:
             taker.imap = imap
@@ -337,13 +337,13 @@ class Intake:
         rows = self._misplaced()
         if not rows:
             return 0
-        return self._relocate(self._durable_move(conn, self.ctx.db, rows, self._take_unsynced()))
+        return self._relocate(self._durable_move(conn, rows, self._take_unsynced()))
 
     def _take_unsynced(self) -> list:
         files, self.ctx.unsynced = self.ctx.unsynced, []
         return files
 
-    def _durable_move(self, conn: Connection, db: Database, rows: list[dict], files: list) -> list[tuple]:
+    def _durable_move(self, conn: Connection, rows: list[dict], files: list) -> list[tuple]:
         """Sync the database's commits and the files they name, then move rows' messages by
         UID; return what happened per group.
 
@@ -489,25 +489,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _fetch(conn: Connection, db: Database, uids: list[int], size: int) -> list[Fetched]:
+def _fetch(conn: Connection, uids: list[int], size: int) -> list[Fetched]:
     return list(conn.fetch_raw(uids, size))
 
 
 class _ImapRunner:
-    """Runs IMAP work (fn(conn, db, *args)) in the order submitted: on a helper thread, or
-    at once on the caller's thread when threaded is False.
+    """Runs IMAP work (fn(conn, *args)) in the order submitted: on a helper thread, or at
+    once on the caller's thread when threaded is False.
 
     While the helper exists it alone uses the connection (imaplib is not thread-safe); the
     caller touches the connection again only after the with-block, which waits for every
-    job. The helper has a database connection of its own, opened on first use, as a SQLite
-    connection must not cross threads; the caller's thread uses the context's.
+    job. The jobs touch no database: they download, sync files and move.
     """
 
-    def __init__(self, conn: Connection, ctx: Context, *, threaded: bool) -> None:
+    def __init__(self, conn: Connection, *, threaded: bool) -> None:
         self.conn = conn
-        self.ctx = ctx
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="imap") if threaded else None
-        self._helper_db: Database | None = None
         self.cpu = 0.0  # seconds of CPU the helper thread spent on jobs
 
     def __enter__(self) -> "_ImapRunner":
@@ -515,7 +512,6 @@ class _ImapRunner:
 
     def __exit__(self, *exc_info) -> None:
         if self.pool is not None:
-            self.pool.submit(self._close_helper_db)
             self.pool.shutdown(wait=True)
 
     def submit(self, fn: Callable, *args) -> Future:
@@ -523,7 +519,7 @@ class _ImapRunner:
             return self.pool.submit(self._on_helper, fn, args)
         future: Future = Future()
         try:
-            future.set_result(fn(self.conn, self.ctx.db, *args))
+            future.set_result(fn(self.conn, *args))
         except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result
             future.set_exception(exc)
         return future
@@ -531,12 +527,6 @@ class _ImapRunner:
     def _on_helper(self, fn: Callable, args: tuple):
         started = time.thread_time()
         try:
-            if self._helper_db is None:
-                self._helper_db = open_db(self.ctx.cfg.storage.database)
-            return fn(self.conn, self._helper_db, *args)
+            return fn(self.conn, *args)
         finally:
             self.cpu += time.thread_time() - started
-
-    def _close_helper_db(self) -> None:
-        if self._helper_db is not None:
-            self._helper_db.close()
