@@ -17,6 +17,18 @@ card) and each stage runs over all of them in this process, as ``poll`` would ru
   Jinja2 render (text and HTML, ``Renderer.render``) and the MIME writer
   (``outbox.build_message``).
 
+Then what a backlog adds around them, as ``poll`` runs it:
+
+- **prepare**: what a worker process does per mail (``service/workers.py``: decode, classify,
+  read and draft the receipt, interleaved mail by mail as in the pool – more than the stages
+  above add up to, as each mail's steps evict each other's caches), and the pickling of its
+  results in chunks of ``workers.CHUNK`` (in the worker) and their unpickling (in the
+  writer's process);
+- **writer**: ``_Taker.take`` per batch of 100 (record, workflow, queue, one commit per batch,
+  then what is settled handed on to be moved, recorded as moved once the helper is done) on a
+  fresh database in a temporary folder, with the prepared results as the pool gives them; the
+  IMAP helper is a stand-in that moves at once (no IMAP, no sync).
+
 Each stage's CPU time (``time.process_time``) is the best of ``--rounds`` rounds over all mails,
 divided by the count. The sub-stages are measured separately, so they need not add up to their
 stage exactly. Exits non-zero only if a mail is not read as a valid report (a correctness failure).
@@ -25,8 +37,13 @@ stage exactly. Exits non-zero only if a mail is not read as a valid report (a co
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import pickle
 import sys
+import tempfile
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from email import policy as email_policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -37,7 +54,11 @@ from common import REPO, best_cpu  # noqa: E402
 
 import yaml  # noqa: E402
 
+from service import workers  # noqa: E402
 from service.classify import classify  # noqa: E402
+from service.context import Context  # noqa: E402
+from service.inbound.imap import Fetched  # noqa: E402
+from service.intake import Intake, PollResult, _Taker  # noqa: E402
 from service.config.parse import parse_config  # noqa: E402
 from service.inbound.mime import decode_message  # noqa: E402
 from service.inbound.parser import parse_bytes  # noqa: E402
@@ -121,7 +142,76 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'  our walk (the rest)':<24} {walk:8.1f}")
     total = sum(figures[n] for n in ("decode", "classify", "read", "render"))
     print(f"{'total':<24} {total:8.1f}")
+    print(f"as a backlog runs them ({args.count:,} mails in batches of {BATCH}):", flush=True)
+    for name, figure in backlog_stages(cfg, raws, args.rounds):
+        print(f"{name:<24} {figure:8.1f}", flush=True)
     return 0
+
+
+BATCH = 100  # config.yaml's imap.fetch_batch
+
+
+class _MovedAtOnce:
+    """Stands in for the intake's IMAP helper (_ImapRunner): a move it is given is done at once."""
+
+    def submit(self, fn, rows: list[dict], files: list) -> Future:
+        future: Future = Future()
+        future.set_result([(rows, "Processed", 1, {r["uid"]: r["uid"] for r in rows}, None)])
+        return future
+
+
+def backlog_stages(cfg, raws: list[bytes], rounds: int) -> list[tuple[str, float]]:
+    """Return (stage, CPU µs per mail) of the worker as a whole, the pickles and the writer.
+
+    Each round takes the mails into a fresh database; a batch is prepared just before it is
+    taken in, so a draft sees the database as a worker would (its receipt says "replaced"
+    when an earlier report of that day is stored).
+    """
+    best = {"prepare (one worker)": float("inf"), "  pickle (in the worker)": float("inf"),
+            "  unpickle (writer's process)": float("inf"), "writer": float("inf")}
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="vf-stages-") as tmp:
+            folder = Path(tmp)
+            storage = dataclasses.replace(cfg.storage, database=folder / "visitflow.db",
+                                          cards_dir=folder / "cards", reports_dir=folder / "reports")
+            run_cfg = dataclasses.replace(cfg, storage=storage)
+            ctx = Context.open(run_cfg)
+            intake = Intake(ctx, workers=0)
+            # As _init_worker sets up a forked worker, here in this process.
+            workers._worker = (run_cfg, intake.readers, workers.Drafter(run_cfg, intake.drafters))
+            spent = dict.fromkeys(best, 0.0)
+            result = PollResult()
+            taker = _Taker(intake, 1, 0, result)
+            taker.imap = _MovedAtOnce()
+            try:
+                for start in range(0, len(raws), BATCH):
+                    batch = raws[start:start + BATCH]
+                    began = time.process_time()
+                    chunks = [workers._prepare_chunk(batch[i:i + workers.CHUNK])
+                              for i in range(0, len(batch), workers.CHUNK)]
+                    prepared_at = time.process_time()
+                    blobs = [pickle.dumps(chunk) for chunk in chunks]
+                    pickled_at = time.process_time()
+                    prepared = [item for blob in blobs for item in pickle.loads(blob)]
+                    unpickled_at = time.process_time()
+                    uids = list(range(start + 1, start + len(batch) + 1))
+                    fetched = [Fetched(uid=uid, raw=raw) for uid, raw in zip(uids, batch)]
+                    taker.take(uids, fetched, prepared, last=start + BATCH >= len(raws))
+                    done = time.process_time()
+                    spent["prepare (one worker)"] += prepared_at - began
+                    spent["  pickle (in the worker)"] += pickled_at - prepared_at
+                    spent["  unpickle (writer's process)"] += unpickled_at - pickled_at
+                    spent["writer"] += done - unpickled_at
+                result.moved += intake._note_moves(taker.moving, wait=True)
+            finally:
+                workers._worker = None
+                ctx.close()
+            if result.settled.get("processed") != len(raws) or result.moved != len(raws):
+                raise SystemExit(f"correctness: the writer settled {dict(result.settled)} and moved "
+                                 f"{result.moved} of {len(raws)} mails")
+            for name, seconds in spent.items():
+                best[name] = min(best[name], seconds)
+    return [(name, seconds / len(raws) * 1e6) for name, seconds in best.items()]
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ dpkg -s libreoffice-calc-nogui >/dev/null 2>&1 || dpkg -s libreoffice-calc >/dev
   || need_apt+=(libreoffice-calc-nogui)
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 [ -d /usr/share/fonts/opentype/noto ] || need_apt+=(fonts-noto-cjk)
+# The templates' Latin fonts (Arial, Times New Roman) as Word lays them out: Liberation 2 has
+# their metrics; without it LibreOffice falls back to the wider DejaVu and wraps differently.
+dpkg -s fonts-liberation2 >/dev/null 2>&1 || need_apt+=(fonts-liberation2)
 # HTML mail parts are checked the way a text-mode client (Alpine) shows them: w3m -dump.
 command -v w3m >/dev/null 2>&1 || need_apt+=(w3m)
 

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlite_utils import Database
 
@@ -290,6 +290,8 @@ def _prepare_chunk(raws: Sequence[bytes]) -> list[Prepared]:
 def _light(item: Prepared) -> Prepared:
     """Drop the parsed email.message tree of a mail whose reading is done: pickling it back
     would cost more than the rest of the mail (classify and the readers were its only users)."""
-    if item.reading is None:
-        return item
-    return replace(item, msg=replace(item.msg, msg=None))
+    if item.reading is not None:
+        # This process's own copy, on its way out: dropped in place (dataclasses.replace
+        # rebuilt both objects field by field, 10 µs a mail).
+        item.msg.msg = None
+    return item

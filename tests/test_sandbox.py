@@ -100,6 +100,28 @@ def test_free_port_gives_a_bindable_loopback_port():
         sock.bind(("127.0.0.1", port))
 
 
+def test_free_ports_lie_below_the_ephemeral_range_so_no_outgoing_connection_takes_one():
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(300)]
+    assert all(1024 <= p < low for p in ports)
+    assert len(set(ports)) == len(ports)  # never handed out twice
+
+
+def test_a_port_something_listens_on_is_never_handed_out():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        # Connect many clients: each takes an ephemeral local port; none may be handed out.
+        clients = [socket.create_connection(("127.0.0.1", busy)) for _ in range(50)]
+        try:
+            used = {c.getsockname()[1] for c in clients} | {busy}
+            assert not used & {free_port() for _ in range(200)}
+        finally:
+            for c in clients:
+                c.close()
+
+
 def test_mail_sent_by_smtp_lands_in_the_recipients_inbox(box):
     send(box, WANG, "Visit report 1")
     wait_for(box, WANG, "Visit report 1")

@@ -261,10 +261,16 @@ def installed_yesterday(config) -> None:
     from service.config import load_config
     from service.context import Context
 
+    from service.scheduler import _previous_month
+
     ctx = Context.open(load_config(config))
     try:
         ctx.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'",
                        [(datetime.now(timezone.utc) - timedelta(days=1)).isoformat()])
+        # On a monthly report day, the month that just ended is reported already: these tests
+        # are about the daily jobs, whatever the calendar says.
+        ctx.db.execute("INSERT INTO job_runs (job, run_key, done_at) VALUES ('monthly_report', ?, 'x')",
+                       [_previous_month(datetime.now(ctx.cfg.policy.zone))])
         ctx.db.conn.commit()
     finally:
         ctx.close()
@@ -282,13 +288,41 @@ def test_a_first_start_after_the_digest_time_makes_up_nothing(tmp_path):
                        "cards_dir": str(tmp_path / "c")}
     ctx = Context.open(parse_config(data, path=tmp_path / "c.yaml"))
     try:
-        late = datetime.now(ctx.cfg.policy.zone).replace(hour=23, minute=0, second=0, microsecond=0)
+        # A Wednesday that is not the monthly report's day (config.yaml: the 1st, 08:00).
+        late = datetime(2026, 11, 18, 23, 0, tzinfo=ctx.cfg.policy.zone)
         ctx.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'",
                        [late.replace(hour=0, minute=1).isoformat()])
         assert missed_today(ctx, late) == ["missing_reminders", "daily_digest"]  # installed in the morning
         ctx.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'",
                        [late.replace(hour=22).isoformat()])
         assert missed_today(ctx, late) == []  # installed at 22:00: the 17:00 and 18:00 runs were never due
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("installed, expected", [
+    ("2026-12-01T00:01:00+08:00", ["monthly_report", "missing_reminders", "daily_digest"]),  # before 08:00
+    ("2026-12-01T09:00:00+08:00", ["missing_reminders", "daily_digest"]),  # after the report's time
+    ("2026-12-01T22:00:00+08:00", []),                                     # after every time of the day
+    ("2026-11-20T10:00:00+08:00", ["monthly_report", "missing_reminders", "daily_digest"]),
+])
+def test_on_the_monthly_report_day_only_runs_due_after_installation_are_made_up(tmp_path, installed, expected):
+    from service.config import parse_config
+    from service.context import Context
+    from service.scheduler import missed_today
+
+    from .conftest import base_config_data
+
+    data = base_config_data()  # config.yaml's times: monthly report the 1st 08:00, reminder 17:00, digest 18:00
+    data["storage"] = {"database": str(tmp_path / "m.db"), "reports_dir": str(tmp_path / "r"),
+                       "cards_dir": str(tmp_path / "c")}
+    ctx = Context.open(parse_config(data, path=tmp_path / "c.yaml"))
+    try:
+        ctx.db.execute("UPDATE service_state SET value = ? WHERE key = 'installed_at'", [installed])
+        late = datetime(2026, 12, 1, 23, 0, tzinfo=ctx.cfg.policy.zone)
+        assert missed_today(ctx, late) == expected
+        ctx.db.execute("INSERT INTO job_runs (job, run_key, done_at) VALUES ('monthly_report', '2026-11', 'x')")
+        assert "monthly_report" not in missed_today(ctx, late)  # November's run is done
     finally:
         ctx.close()
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -120,10 +120,15 @@ class Renderer:
     def _has(self, relative: str) -> bool:
         return (self.templates_dir / "mail" / relative).exists()
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - as _has: templates change with a restart only
+    def _template(self, relative: str) -> Template:
+        # get_template checks the environment's cache under a weak reference each time.
+        return self.env.get_template(relative)
+
     def render(self, name: str, language: str, **variables: object) -> RenderedMail:
         """Render mail `name` in `language` (falling back to zh-CN) with the given variables."""
         lang = language if self._has(f"{name}/{language}.txt") else "zh-CN"
-        text = self.env.get_template(f"{name}/{lang}.txt").render(**variables)
+        text = self._template(f"{name}/{lang}.txt").render(**variables)
         # The subject is the first line alone. The blank line after it may be gone: a block
         # tag ending that line ({% endif %}) takes its newline with it (trim_blocks), and
         # splitting at the first blank line would move the greeting into the subject.
@@ -133,8 +138,8 @@ class Renderer:
         subject = " ".join(head[len("Subject:"):].split())
         body = body.strip() + "\n"
         if self._has(f"{name}/{lang}.html"):
-            html = self.env.get_template(f"{name}/{lang}.html").render(subject=subject, **variables)
+            html = self._template(f"{name}/{lang}.html").render(subject=subject, **variables)
         else:
             # Mails without their own HTML get their text as paragraphs and line breaks.
-            html = self.env.get_template("_text.html").render(subject=subject, text=body, lang=lang)
+            html = self._template("_text.html").render(subject=subject, text=body, lang=lang)
         return RenderedMail(subject=subject, text=body, html=html)

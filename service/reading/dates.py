@@ -54,8 +54,16 @@ _AMPM = r"[ap](?:\.\s?)?m(?![a-z])\.?"
 # After a number these make it a duration, a distance or a count, not a date or an hour.
 _UNIT = r"小时|钟头|个|人|位|天|元|公里|%|h(?![a-z])|hours?|hrs?|mins?|分钟|km|days?"
 
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "today": 0, "昨天": -1, "昨日": -1, "yesterday": -1,
+                  "前天": -2, "明天": 1, "明日": 1, "tomorrow": 1, "后天": 2}
+# Every date starts with a digit, a Chinese numeral, a month's name or a relative day. The
+# lookahead passes over any other position at once instead of trying each alternative there;
+# it changes no match (tests/test_reading_speedups.py).
+_WORD_INITIALS = "".join(sorted({month[0] for month in _MONTH_NUMBER} | {word[0] for word in _RELATIVE_DAYS}))
+_DATE_START = rf"(?=[\d{_CN_SMALL}{_WORD_INITIALS}])"
 # One alternation so a single search finds the leftmost date of any form.
 DATE_RE = re.compile(rf"""
+    {_DATE_START}(?:
     (?<!\d)(?P<iso_y>\d{{4}})\s*(?P<iso_sep>[-/.])\s*(?P<iso_m>\d{{1,2}})\s*(?P=iso_sep)\s*
         (?P<iso_d>\d{{1,2}})(?!\d)(?:\s*[日号])?
   | (?<![\d/.:-])(?P<dmy_a>\d{{1,2}})/(?P<dmy_b>\d{{1,2}})/(?P<dmy_y>\d{{4}})(?!\d)
@@ -73,9 +81,7 @@ DATE_RE = re.compile(rf"""
   | (?<![\d/.:-])(?P<day_d>\d{{1,2}})(?:\s*[日号]|(?:st|nd|rd|th)(?![a-z]))
   | (?<![{_CN_SMALL}〇零月])(?P<day_cn>[{_CN_SMALL}]{{1,3}})\s*[日号]
   | (?P<rel>今天|今日|昨天|昨日|前天|明天|明日|后天|(?<![a-z])(?:today|yesterday|tomorrow)(?![a-z]))
-""", re.X)
-_RELATIVE_DAYS = {"今天": 0, "今日": 0, "today": 0, "昨天": -1, "昨日": -1, "yesterday": -1,
-                  "前天": -2, "明天": 1, "明日": 1, "tomorrow": 1, "后天": 2}
+    )""", re.X)
 _WEEKDAY_RE = re.compile(r"""
     (?P<cn_rel>上上|上|本|这|下下|下)?个?\s*(?:周|星期|礼拜)(?P<cn_day>[一二三四五六日天1-7])
   | (?<![a-z])(?:(?P<en_rel>last|this|next)\s+)?

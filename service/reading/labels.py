@@ -70,5 +70,7 @@ def _until_blank(lines: list[str]) -> list[str]:
 
 
 def _join(lines: list[str]) -> str:
-    text = "\n".join(line.strip() for line in lines)
+    if len(lines) == 1:  # most values are one line: nothing to join or collapse
+        return lines[0].strip()
+    text = "\n".join([line.strip() for line in lines])
     return _BLANK_LINES.sub("\n\n", text).strip() if "\n\n\n" in text else text.strip()

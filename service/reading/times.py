@@ -110,7 +110,13 @@ _PERIOD_ALTERNATION = "|".join(_period_pattern(w) for w in sorted(_PERIODS, key=
 _CN_HOUR = "[零〇一二两兩三四五六七八九十]{1,3}"
 _CN_MINUTE = "[零〇一二三四五六七八九十]"
 
+# Every time starts with a part-of-day word, a digit or a Chinese numeral. The lookahead
+# passes over any other position at once: finditer used to try each alternative there
+# (half the CPU of reading a visit time). It changes no match (tests/test_reading_speedups.py).
+_PERIOD_INITIALS = "".join(sorted({word[0] for word in _PERIODS}))
+_TIME_START = rf"(?=[\d{_PERIOD_INITIALS}零〇一二两兩三四五六七八九十])"
 _TIME_RE = re.compile(rf"""
+    {_TIME_START}
     (?:(?P<per>{_PERIOD_ALTERNATION})\s*)?
     (?:
         (?<![\d:.])(?P<h>\d{{1,2}}):(?P<m>\d{{2}})(?::(?P<s>\d{{2}}))?(?!\d)

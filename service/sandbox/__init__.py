@@ -82,8 +82,36 @@ class SandboxError(Exception):
     """Reports a server that could not be installed, started or stopped, with its log tail."""
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """Returns a TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it)."""
+    """Returns a TCP port on 127.0.0.1 that is free now and that no outgoing connection takes.
+
+    The kernel's own pick (a bind to port 0) comes from the ephemeral range
+    (``net.ipv4.ip_local_port_range``, 32768–60999 by default), the range every outgoing
+    connection draws its local port from: a client connecting between this choice and the
+    server's bind could take the port ("Address already in use"). So the port is drawn at
+    random from the 12,000 below that range, checked by binding it, and never handed out twice
+    by this process. Where the ephemeral range leaves no room below, the kernel picks.
+    """
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    candidates = range(max(1024, low - 12000), low)
+    for _ in range(200 if len(candidates) >= 1000 else 0):
+        port = secrets.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -324,7 +352,8 @@ class Sandbox:
         written = time.time()
         # Dovecot re-reads a changed passwd-file by itself, but checks at most once per clock
         # second: a login in the same second as the write might still miss the new user.
-        ready_at = int(written) + 1 if self._dovecot_pid() is not None else written
+        # (A twentieth of a second more: a clock read a hair early must not land in the old second.)
+        ready_at = int(written) + 1.05 if self._dovecot_pid() is not None else written
         pid = self._postfix_pid()
         if pid is not None:
             # texthash tables are read once per process. On SIGHUP the master re-reads its

@@ -54,7 +54,7 @@ def open_db(path: str | Path) -> Database:
 def transaction(db: Database) -> Iterator[Database]:
     """Run the block as one write transaction (BEGIN IMMEDIATE); nested blocks use savepoints."""
     if db.conn.in_transaction:
-        with db.atomic():
+        with _savepoint(db.conn):
             yield db
         return
     db.conn.execute("BEGIN IMMEDIATE")
@@ -66,6 +66,29 @@ def transaction(db: Database) -> Iterator[Database]:
         raise
     else:
         db.conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in a savepoint of the open transaction: an exception undoes the block only.
+
+    As sqlite-utils' atomic() does, but under one fixed name: its random name per savepoint
+    made SQLite compile both statements again each time (the intake opens one per message).
+    Savepoints nest strictly here, and a name refers to its most recent savepoint, so
+    RELEASE and ROLLBACK TO always reach the block's own.
+    """
+    conn.execute("SAVEPOINT visitflow")
+    try:
+        yield
+    except BaseException:
+        # A failure that ended the whole transaction (disk full, a RAISE(ROLLBACK) trigger)
+        # took the savepoint with it: nothing is left to undo.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO visitflow")
+            conn.execute("RELEASE visitflow")
+        raise
+    else:
+        conn.execute("RELEASE visitflow")
 
 
 def sync_to_disk(database: str | Path, files: Iterable[str | Path] = ()) -> None:

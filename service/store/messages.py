@@ -119,12 +119,25 @@ def settle(db: Database, message: int, *, state: str, kind: str | None, reason: 
         [state, kind, reason, error, attempts_delta, now(), message])
 
 
+# Each settled state against its own folder, as ranges of the (state, folder) index on either
+# side of it: the intake asks after every batch, and nearly every message lies where it should.
+_MISPLACED = (
+    "SELECT {columns} FROM messages WHERE state IN ('processed', 'rejected', 'ignored') AND folder < :processed "
+    "UNION ALL SELECT {columns} FROM messages WHERE state IN ('processed', 'rejected', 'ignored') AND folder > :processed "
+    "UNION ALL SELECT {columns} FROM messages WHERE state = 'quarantined' AND folder < :quarantine "
+    "UNION ALL SELECT {columns} FROM messages WHERE state = 'quarantined' AND folder > :quarantine")
+
+
 def misplaced(db: Database, *, processed: str, quarantine: str) -> list[dict]:
     """Return settled messages not yet in their state's folder (the move after their commit is due)."""
-    return list(db.query(
-        "SELECT id, folder, uidvalidity, uid, state FROM messages WHERE state != 'received' "
-        "AND folder != CASE state WHEN 'quarantined' THEN ? ELSE ? END ORDER BY folder, uid",
-        [quarantine, processed]))
+    return list(db.query(_MISPLACED.format(columns="id, folder, uidvalidity, uid, state") + " ORDER BY folder, uid",
+                         {"processed": processed, "quarantine": quarantine}))
+
+
+def count_misplaced(db: Database, *, processed: str, quarantine: str) -> int:
+    """Return how many messages ``misplaced`` would return, from the index alone."""
+    sql = f"SELECT sum(n) FROM ({_MISPLACED.format(columns='count(*) AS n')})"
+    return db.execute(sql, {"processed": processed, "quarantine": quarantine}).fetchone()[0] or 0
 
 
 def relocate(db: Database, message: int, *, folder: str, uidvalidity: int | None, uid: int | None) -> None:

@@ -134,10 +134,15 @@ def _unregistered(report: DailyReport, registry: CustomerIndex) -> list[str]:
     return list(names)
 
 
+# The fields a receipt lists as read, in FIELD_NAMES order (customer and time head each visit).
+_LISTED_FIELDS = tuple((name, names) for name, names in FIELD_NAMES.items()
+                       if name not in ("customer", "visited_at", "date"))
+
+
 def _visit_summary(visit, language: str) -> dict:
     index = 1 if language == "en" else 0
-    read = [FIELD_NAMES[name][index] for name in FIELD_NAMES
-            if name not in ("customer", "visited_at", "date") and visit.values.get(name)]
+    values = visit.values
+    read = [names[index] for name, names in _LISTED_FIELDS if values.get(name)]
     start, end = visit.time.start, visit.time.end
     when = f"{start:%Y-%m-%d %H:%M}" + (f"–{end:%H:%M}" if end else "")
     return {"number": visit.number, "customer": visit.values["customer"], "when": when, "fields": read,
