@@ -242,6 +242,22 @@ def test_a_failed_start_raises_with_the_servers_own_log(running):
             shutil.rmtree(other.root, ignore_errors=True)
 
 
+def test_a_sandbox_whose_postfix_cannot_start_leaves_no_dovecot_running(running):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        other = make_sandbox([LI])
+        other._smtp_port = taken.getsockname()[1]  # Postfix cannot bind it
+        try:
+            with pytest.raises(SandboxError, match="Address already in use"):
+                other.start()
+            assert other.is_running() == {"dovecot": False, "postfix": False}
+            assert not any(other.pids().values())
+        finally:
+            other.stop()
+            shutil.rmtree(other.root, ignore_errors=True)
+
+
 def test_second_sandbox_runs_beside_the_first_starts_twice_harmlessly_and_stops_without_leftovers(running):
     other = make_sandbox([LI])
     try:

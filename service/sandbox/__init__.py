@@ -251,9 +251,21 @@ class Sandbox:
     # -- whole stack --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Starts whichever of Dovecot and Postfix is not running and waits until both listen."""
+        """Starts whichever of Dovecot and Postfix is not running and waits until both listen.
+
+        Raises SandboxError with the failing server's log. A server this call started is
+        stopped again before that: a half-started sandbox left nobody to stop its Dovecot.
+        """
+        started = self._dovecot_pid() is None
         self.start_dovecot()
-        self.start_postfix()
+        try:
+            self.start_postfix()
+        except BaseException:
+            if started:
+                self.stop_dovecot()
+            if self._token_server is not None and started:
+                self._token_server.stop()
+            raise
 
     def stop(self) -> None:
         """Stops both servers by PID and waits until their processes are gone (and the token server)."""
