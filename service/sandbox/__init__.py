@@ -262,9 +262,7 @@ class Sandbox:
             self.start_postfix()
         except BaseException:
             if started:
-                self.stop_dovecot()
-            if self._token_server is not None and started:
-                self._token_server.stop()
+                self.stop()
             raise
 
     def stop(self) -> None:
@@ -364,8 +362,7 @@ class Sandbox:
         written = time.time()
         # Dovecot re-reads a changed passwd-file by itself, but checks at most once per clock
         # second: a login in the same second as the write might still miss the new user.
-        # (A twentieth of a second more: a clock read a hair early must not land in the old second.)
-        ready_at = int(written) + 1.05 if self._dovecot_pid() is not None else written
+        ready_at = int(written) + 1 if self._dovecot_pid() is not None else written
         pid = self._postfix_pid()
         if pid is not None:
             # texthash tables are read once per process. On SIGHUP the master re-reads its
